@@ -16,6 +16,13 @@ export interface ObjectNode extends NodeCommon {
   type: "object";
   fields: Record<string, SchemaNode>;
   required?: string[];
+  /** x-kubernetes-map-type on a struct: "atomic" structs (+structType=atomic) are replaced whole by apply */
+  mapType?: "atomic" | "granular";
+  /**
+   * x-kubernetes-patch-strategy on a struct-typed field, e.g. "retainKeys" on DeploymentSpec.strategy.
+   * Set only on a shallow per-field copy of the definition's node (the copy shares `fields`).
+   */
+  patchStrategy?: string;
 }
 
 export interface MapNode extends NodeCommon {

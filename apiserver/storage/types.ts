@@ -74,6 +74,20 @@ export class KeyNotFoundError extends Error {
   }
 }
 
+/**
+ * a read asked for a revision newer than the store's current one (kube-apiserver answers such
+ * lists with "Too large resource version"); additive to the original contract
+ */
+export class FutureRevisionError extends Error {
+  constructor(
+    readonly requested: number,
+    readonly current: number,
+  ) {
+    super(`required revision ${requested} is a future revision (current ${current})`);
+    this.name = "FutureRevisionError";
+  }
+}
+
 /** optimistic-concurrency failure: carries the current value so callers can report or retry */
 export class RevisionMismatchError extends Error {
   constructor(
@@ -88,10 +102,13 @@ export class RevisionMismatchError extends Error {
 export interface Storage {
   readonly name: "sqlite" | "etcd";
   get(key: string): Promise<KeyValue | undefined>;
-  /** keys starting with prefix, in key order */
+  /** keys starting with prefix, in key (byte) order; opts.revision reads a past snapshot */
   list(prefix: string, opts?: ListOptions): Promise<ListResult>;
   count(prefix: string): Promise<number>;
-  /** fails with KeyExistsError; returns the new KeyValue */
+  /**
+   * fails with KeyExistsError; returns the new KeyValue. ttlSeconds: the key is deleted (a
+   * normal delete, watchers see it) about ttlSeconds later; update() keeps the TTL.
+   */
   create(key: string, value: string, opts?: { ttlSeconds?: number }): Promise<KeyValue>;
   /**
    * replaces the value if the key's modRevision equals expectedRevision
@@ -100,12 +117,23 @@ export interface Storage {
   update(key: string, value: string, expectedRevision: number): Promise<KeyValue>;
   /** deletes if modRevision matches (when given); returns the deleted KeyValue and the delete revision */
   delete(key: string, expectedRevision?: number): Promise<{ prev: KeyValue; revision: number }>;
-  /** events for keys under prefix with revision > afterRevision, in revision order */
+  /**
+   * events for keys under prefix with revision > afterRevision, in revision order: first the
+   * history still held, then live events, with no gap and no duplicate. afterRevision below
+   * compactedRevision() ends the watch with onError(CompactedError). Callbacks are never
+   * called after stop() or close().
+   */
   watch(prefix: string, afterRevision: number, callbacks: WatchCallbacks): WatchHandle;
   currentRevision(): Promise<number>;
-  /** oldest revision still readable/watchable minus one */
+  /**
+   * C = oldest revision still readable/watchable minus one: list({revision}) works for
+   * revision >= C and watch() for afterRevision >= C (events > C); below → CompactedError.
+   */
   compactedRevision(): Promise<number>;
-  /** discard history at or below revision */
+  /**
+   * discard history at or below revision (older values and delete markers); the state at
+   * `revision` itself stays readable and compactedRevision() becomes `revision`
+   */
   compact(revision: number): Promise<void>;
   close(): Promise<void>;
 }

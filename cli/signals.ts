@@ -1,0 +1,12 @@
+/** resolves with the first SIGTERM or SIGINT */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off("SIGTERM", on);
+      process.off("SIGINT", on);
+      resolve(s);
+    };
+    process.on("SIGTERM", on);
+    process.on("SIGINT", on);
+  });
+}
