@@ -1,6 +1,6 @@
 import { test } from "vitest";
 import { createServer } from "node:http";
-import { openapiV2, openapiV3Index, openapiV3GroupVersion } from "./api/openapi.js";
+import { openapiV2, openapiV3Index, openapiV3GroupVersion, openapiV2Protobuf, OPENAPI_V2_PROTOBUF_CONTENT_TYPE } from "./api/openapi.js";
 import { RESOURCES, apiVersionOf } from "./api/resources.js";
 test("serve", async () => {
   const t0 = performance.now();
@@ -26,7 +26,7 @@ test("serve", async () => {
     }
     if (p === "/openapi/v3") return send(idx);
     if (p.startsWith("/openapi/v3/")) { const d = openapiV3GroupVersion(p.slice("/openapi/v3/".length)); if (d) return send(d); }
-    if (p === "/openapi/v2") { res.statusCode = 406; return res.end(); }
+    if (p === "/openapi/v2") { res.setHeader("content-type", OPENAPI_V2_PROTOBUF_CONTENT_TYPE); return res.end(openapiV2Protobuf()); }
     res.statusCode = 404; send({ kind: "Status", apiVersion: "v1", status: "Failure", code: 404, reason: "NotFound" });
   });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));

@@ -579,3 +579,194 @@ export function openapiV3Index(): { paths: Record<string, { serverRelativeURL: s
 export function documentHash(doc: unknown): string {
   return createHash("sha512").update(JSON.stringify(doc)).digest("hex").toUpperCase();
 }
+
+// ---------------------------------------------------------------- OpenAPI v2 as protobuf
+
+/**
+ * kubectl (client-go's OpenAPISchema) fetches /openapi/v2 only as
+ * `application/com.github.proto-openapi.spec.v2@v1.0+protobuf`: the gnostic openapi_v2.Document
+ * message. This encodes the v2 document in that form (field numbers from gnostic's
+ * OpenAPIv2.proto; vendor extensions carry their value as YAML text, here JSON, which YAML reads).
+ */
+export const OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/** the Content-Type to answer with ("@" is not valid in a media type, so upstream returns ".v1.0") */
+export const OPENAPI_V2_PROTOBUF_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+class ProtoWriter {
+  private readonly parts: Uint8Array[] = [];
+  private size = 0;
+
+  private push(b: Uint8Array): void {
+    this.parts.push(b);
+    this.size += b.length;
+  }
+
+  private varint(n: number): void {
+    const out: number[] = [];
+    let v = n;
+    while (v > 0x7f) {
+      out.push((v & 0x7f) | 0x80);
+      v = Math.floor(v / 128);
+    }
+    out.push(v);
+    this.push(Uint8Array.from(out));
+  }
+
+  string(field: number, s: string | undefined): this {
+    if (!s) return this;
+    const b = Buffer.from(s, "utf8");
+    this.varint((field << 3) | 2);
+    this.varint(b.length);
+    this.push(b);
+    return this;
+  }
+
+  strings(field: number, list: readonly string[] | undefined): this {
+    for (const s of list ?? []) {
+      const b = Buffer.from(s, "utf8");
+      this.varint((field << 3) | 2);
+      this.varint(b.length);
+      this.push(b);
+    }
+    return this;
+  }
+
+  bool(field: number, v: boolean | undefined): this {
+    if (!v) return this;
+    this.varint(field << 3);
+    this.varint(1);
+    return this;
+  }
+
+  message(field: number, m: ProtoWriter | undefined): this {
+    if (!m) return this;
+    const b = m.finish();
+    this.varint((field << 3) | 2);
+    this.varint(b.length);
+    this.push(b);
+    return this;
+  }
+
+  finish(): Uint8Array {
+    return Buffer.concat(this.parts, this.size);
+  }
+}
+
+const w = () => new ProtoWriter();
+
+function str(v: Json | undefined): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+function obj(v: Json | undefined): JsonObject | undefined {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? v : undefined;
+}
+
+function strList(v: Json | undefined): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
+
+function vendorExtensions(m: ProtoWriter, field: number, o: JsonObject): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (!k.startsWith("x-")) continue;
+    m.message(field, w().string(1, k).message(2, w().string(2, JSON.stringify(v))));
+  }
+}
+
+function schemaProto(s: JsonObject): ProtoWriter {
+  const m = w().string(1, str(s.$ref)).string(2, str(s.format)).string(4, str(s.description));
+  m.bool(16, s.uniqueItems === true);
+  m.strings(19, strList(s.required));
+  const ap = obj(s.additionalProperties);
+  if (ap) m.message(21, w().message(1, schemaProto(ap)));
+  if (typeof s.type === "string") m.message(22, w().strings(1, [s.type]));
+  const items = obj(s.items);
+  if (items) m.message(23, w().message(1, schemaProto(items)));
+  if (Array.isArray(s.allOf)) for (const a of s.allOf) m.message(24, schemaProto(obj(a) ?? {}));
+  const props = obj(s.properties);
+  if (props) {
+    const p = w();
+    for (const [name, v] of Object.entries(props)) p.message(1, w().string(1, name).message(2, schemaProto(obj(v) ?? {})));
+    m.message(25, p);
+  }
+  vendorExtensions(m, 31, s);
+  return m;
+}
+
+function parameterProto(p: JsonObject): ProtoWriter {
+  if (p.in === "body") {
+    const body = w().string(1, str(p.description)).string(2, str(p.name)).string(3, "body").bool(4, p.required === true);
+    body.message(5, schemaProto(obj(p.schema) ?? {}));
+    return w().message(1, w().message(1, body));
+  }
+  const inPath = p.in === "path";
+  const sub = w().bool(1, p.required === true).string(2, str(p.in)).string(3, str(p.description)).string(4, str(p.name));
+  // query: type 6, unique_items 20; path: type 5, unique_items 19
+  sub.string(inPath ? 5 : 6, str(p.type)).bool(inPath ? 19 : 20, p.uniqueItems === true);
+  return w().message(1, w().message(2, w().message(inPath ? 4 : 3, sub)));
+}
+
+function operationProto(op: JsonObject): ProtoWriter {
+  const m = w().strings(1, strList(op.tags)).string(3, str(op.description)).string(5, str(op.operationId));
+  m.strings(6, strList(op.produces)).strings(7, strList(op.consumes));
+  for (const p of Array.isArray(op.parameters) ? op.parameters : []) m.message(8, parameterProto(obj(p) ?? {}));
+  const responses = w();
+  for (const [code, r] of Object.entries(obj(op.responses) ?? {})) {
+    const ro = obj(r) ?? {};
+    const resp = w().string(1, str(ro.description));
+    const schema = obj(ro.schema);
+    if (schema) resp.message(2, w().message(1, schemaProto(schema)));
+    responses.message(1, w().string(1, code).message(2, w().message(1, resp)));
+  }
+  m.message(9, responses);
+  m.strings(10, strList(op.schemes));
+  vendorExtensions(m, 13, op);
+  return m;
+}
+
+const PATH_ITEM_FIELDS: Record<string, number> = { get: 2, put: 3, post: 4, delete: 5, options: 6, head: 7, patch: 8 };
+
+function documentProto(doc: JsonObject): Uint8Array {
+  const info = obj(doc.info) ?? {};
+  const m = w().string(1, str(doc.swagger)).message(2, w().string(1, str(info.title)).string(2, str(info.version)));
+  const pathsMsg = w();
+  for (const [path, item] of Object.entries(obj(doc.paths) ?? {})) {
+    const io = obj(item) ?? {};
+    const pi = w();
+    for (const [method, field] of Object.entries(PATH_ITEM_FIELDS)) {
+      const op = obj(io[method]);
+      if (op) pi.message(field, operationProto(op));
+    }
+    for (const p of Array.isArray(io.parameters) ? io.parameters : []) pi.message(9, parameterProto(obj(p) ?? {}));
+    pathsMsg.message(2, w().string(1, path).message(2, pi));
+  }
+  m.message(8, pathsMsg);
+  const defs = w();
+  for (const [name, s] of Object.entries(obj(doc.definitions) ?? {})) {
+    defs.message(1, w().string(1, name).message(2, schemaProto(obj(s) ?? {})));
+  }
+  m.message(9, defs);
+  for (const req of Array.isArray(doc.security) ? doc.security : []) {
+    const r = w();
+    for (const [name, scopes] of Object.entries(obj(req) ?? {})) {
+      r.message(1, w().string(1, name).message(2, w().strings(1, strList(scopes))));
+    }
+    m.message(12, r);
+  }
+  const sd = w();
+  for (const [name, d] of Object.entries(obj(doc.securityDefinitions) ?? {})) {
+    const o = obj(d) ?? {};
+    const key = w().string(1, str(o.type)).string(2, str(o.name)).string(3, str(o.in)).string(4, str(o.description));
+    sd.message(1, w().string(1, name).message(2, w().message(2, key)));
+  }
+  m.message(13, sd);
+  return m.finish();
+}
+
+let v2Proto: Uint8Array | undefined;
+
+/** openapiV2() encoded as the gnostic openapi_v2.Document protobuf message (cached). */
+export function openapiV2Protobuf(): Uint8Array {
+  v2Proto ??= documentProto(openapiV2());
+  return v2Proto;
+}

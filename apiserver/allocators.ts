@@ -419,16 +419,13 @@ interface FamilyRange {
 }
 
 export class ServiceIPAllocator {
-  private readonly families = new Map<IPFamily, FamilyRange>();
+  private readonly byFamily = new Map<IPFamily, FamilyRange>();
 
-  constructor(
-    private readonly storage: Storage,
-    cidrs: string[],
-  ) {
+  constructor(storage: Storage, cidrs: string[]) {
     if (cidrs.length === 0) throw new Error("at least one service CIDR is required");
     for (const text of cidrs) {
       const cidr = parseCIDR(text);
-      if (this.families.has(cidr.family)) {
+      if (this.byFamily.has(cidr.family)) {
         throw new Error(`more than one IPv${cidr.family} service CIDR given (${text}); use one per family`);
       }
       const usable = cidr.family === 4 ? cidr.size - 2n : cidr.size - 1n;
@@ -454,7 +451,7 @@ export class ServiceIPAllocator {
           return ip.value - cidr.network;
         },
       );
-      this.families.set(cidr.family, {
+      this.byFamily.set(cidr.family, {
         cidr,
         cidrText: formatCIDR(cidr),
         range,
@@ -463,18 +460,18 @@ export class ServiceIPAllocator {
     }
   }
 
-  /** the configured families, primary first */
-  get ipFamilies(): IPFamily[] {
-    return [...this.families.keys()];
+  /** the configured families, primary (first CIDR given) first */
+  families(): IPFamily[] {
+    return [...this.byFamily.keys()];
   }
 
   cidr(family: IPFamily): CIDR | undefined {
-    return this.families.get(family)?.cidr;
+    return this.byFamily.get(family)?.cidr;
   }
 
   /** network+1: reserved for the "kubernetes" Service, handed out only when requested */
   firstIP(family: IPFamily): string {
-    const f = this.families.get(family);
+    const f = this.byFamily.get(family);
     if (!f) throw new Error(`no IPv${family} service CIDR is configured`);
     return nth(f.cidr, 1);
   }
@@ -494,16 +491,16 @@ export class ServiceIPAllocator {
    * 422 Invalid otherwise). A full range is a 500 "range is full", as upstream reports it.
    */
   async allocate(owner: string, family: IPFamily, requested?: string): Promise<string> {
-    const f = this.families.get(family);
+    const f = this.byFamily.get(family);
     if (requested !== undefined) {
       const ip = parseIP(requested);
       if (!ip) throw this.invalid(owner, requested, "must be a valid IP address");
-      const fam = this.families.get(ip.family);
+      const fam = this.byFamily.get(ip.family);
       if (!fam || !this.usable(fam, ip.value)) {
         const target = fam ?? f;
         const ranges = target
           ? target.cidrText
-          : [...this.families.values()].map((x) => x.cidrText).join(",");
+          : [...this.byFamily.values()].map((x) => x.cidrText).join(",");
         throw this.invalid(
           owner,
           requested,
@@ -541,7 +538,7 @@ export class ServiceIPAllocator {
   private locate(ip: string): { f: FamilyRange; off: bigint } | undefined {
     const p = parseIP(ip);
     if (!p) return undefined;
-    const f = this.families.get(p.family);
+    const f = this.byFamily.get(p.family);
     if (!f || !contains(f.cidr, p)) return undefined;
     return { f, off: p.value - f.cidr.network };
   }
@@ -572,7 +569,7 @@ export class ServiceIPAllocator {
     opts: RepairOptions = {},
   ): Promise<{ released: string[]; claimed: string[]; updated: string[] }> {
     const out = { released: [] as string[], claimed: [] as string[], updated: [] as string[] };
-    for (const f of this.families.values()) {
+    for (const f of this.byFamily.values()) {
       const mine = new Map<bigint, string>();
       for (const [ip, owner] of inUse) {
         const p = parseIP(ip);

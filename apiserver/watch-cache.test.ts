@@ -207,7 +207,9 @@ describe("WatchCache", () => {
     expect(c.expiredWatches).toBe(1);
     // the oldest resumable revision itself still works and replays the whole window
     const ok = new Reader(c.watch({ fromRevision: oldest }));
-    expect((await ok.take(5)).map((i) => (i as CacheEvent).revision)).toEqual([1, 2, 3, 4, 5].map((d) => oldest + d));
+    expect((await ok.take(5)).map((i) => (i as CacheEvent).revision)).toEqual(
+      [1, 2, 3, 4, 5].map((d) => oldest + d),
+    );
   });
 
   it("waits for a fromRevision newer than the cache, then times out with 504", async () => {

@@ -335,6 +335,7 @@ export class WatchCache {
   private readonly logger: WatchCacheLogger | undefined;
 
   private readonly index = new Map<string, Entry>();
+  private sortedKeys: string[] | undefined;
   /** ring buffer of the most recent events, oldest first from histStart */
   private readonly history: (Event | undefined)[];
   private histStart = 0;
@@ -447,8 +448,11 @@ export class WatchCache {
   }
 
   private sortedEntries(): Entry[] {
-    const keys = [...this.index.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    return keys.map((k) => this.index.get(k)!);
+    // the key order only changes when keys come or go, so it is cached between those
+    if (!this.sortedKeys) {
+      this.sortedKeys = [...this.index.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    }
+    return this.sortedKeys.map((k) => this.index.get(k)!);
   }
 
   /** resolves once the cache has seen revision rev (events or progress), rejects after timeoutMs */
@@ -625,6 +629,7 @@ export class WatchCache {
           continue;
         }
         const entry = new Entry(e.kv.key, obj, e.kv.modRevision);
+        if (!prev) this.sortedKeys = undefined;
         this.index.set(e.kv.key, entry);
         ev = new Event(prev ? "MODIFIED" : "ADDED", e.kv.key, entry, prev, e.revision);
       } else {
@@ -637,7 +642,7 @@ export class WatchCache {
             continue;
           }
         }
-        this.index.delete(e.key);
+        if (this.index.delete(e.key)) this.sortedKeys = undefined;
         ev = new Event("DELETED", e.key, withRevision(prev, e.revision), prev, e.revision);
       }
       this.eventsReceived++;
@@ -742,6 +747,7 @@ export class WatchCache {
 
   private replaceAll(items: KeyValue[], revision: number): void {
     this.index.clear();
+    this.sortedKeys = undefined;
     for (const kv of items) {
       try {
         this.index.set(kv.key, new Entry(kv.key, this.decode(kv), kv.modRevision));

@@ -79,13 +79,16 @@ function toStatus(object: Record<string, unknown>): Status {
 
 /**
  * Incremental decoder. `push` each chunk and get the complete events it finished;
- * `end` when the stream ends. After an error the decoder must not be reused.
+ * `end` when the stream ends. A bad line ends decoding: events decoded before it in the same chunk are
+ * returned, and the error is thrown then or by the next call.
  */
 export class WatchDecoder<T extends KubeObject = KubeObject> {
   private readonly utf8 = new TextDecoder("utf-8", { fatal: true });
   private pending = "";
+  private failure: WatchDecodeError | undefined;
 
   push(chunk: Uint8Array | string): WatchEvent<T>[] {
+    if (this.failure) throw this.failure;
     let text: string;
     if (typeof chunk === "string") {
       text = chunk;
@@ -93,27 +96,33 @@ export class WatchDecoder<T extends KubeObject = KubeObject> {
       try {
         text = this.utf8.decode(chunk, { stream: true });
       } catch {
-        throw new WatchDecodeError("invalid UTF-8 in watch stream");
+        this.failure = new WatchDecodeError("invalid UTF-8 in watch stream");
+        throw this.failure;
       }
     }
-    if (text.length === 0) return [];
     const events: WatchEvent<T>[] = [];
-    let start = 0;
     let nl = text.indexOf("\n");
     if (nl === -1) {
       this.pending += text;
       return events;
     }
     // the first line completes whatever was pending
-    const first = this.pending + text.slice(0, nl);
+    let lineText = this.pending + text.slice(0, nl);
     this.pending = "";
-    this.emit(first, events);
-    start = nl + 1;
-    nl = text.indexOf("\n", start);
-    while (nl !== -1) {
-      this.emit(text.slice(start, nl), events);
-      start = nl + 1;
+    let start = nl + 1;
+    for (;;) {
+      try {
+        this.emit(lineText, events);
+      } catch (err) {
+        // keep the events decoded before the bad line; the error surfaces on the next call
+        this.failure = err as WatchDecodeError;
+        if (events.length === 0) throw this.failure;
+        return events;
+      }
       nl = text.indexOf("\n", start);
+      if (nl === -1) break;
+      lineText = text.slice(start, nl);
+      start = nl + 1;
     }
     this.pending = text.slice(start);
     return events;
@@ -121,6 +130,7 @@ export class WatchDecoder<T extends KubeObject = KubeObject> {
 
   /** Flushes a final line without a trailing newline; throws if the stream ended mid-line. */
   end(): WatchEvent<T>[] {
+    if (this.failure) throw this.failure;
     let rest: string;
     try {
       rest = this.pending + this.utf8.decode();

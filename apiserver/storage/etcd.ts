@@ -121,6 +121,8 @@ class EtcdStorage implements Storage {
   private compacted = 0;
   /** last seen version of COMPACT_KEY: the compactor's logical clock */
   private compactClock = 0;
+  /** revision of this store's last compact-key write: a tick that sees only that write skips */
+  private ownCompactWrite = 0;
   private closed = false;
   private readonly watches = new Set<EtcdWatch>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -354,8 +356,9 @@ class EtcdStorage implements Storage {
   /** kube-apiserver style: CAS on the compact key's version, then compact; losers learn the result */
   private async periodicCompact(): Promise<void> {
     if (this.closed) return;
-    const target = (await this.currentRevision()) - this.history;
-    if (target <= this.compacted) return;
+    const current = await this.currentRevision();
+    const target = current - this.history;
+    if (target <= this.compacted || current === this.ownCompactWrite) return;
     const res = await this.client.kv.txn({
       compare: [{ key: COMPACT_KEY, target: CompareTarget.Version, result: CompareResult.Equal, version: this.compactClock }],
       success: [{ request_put: { key: COMPACT_KEY, value: Buffer.from(String(target)) } }],
@@ -370,6 +373,7 @@ class EtcdStorage implements Storage {
       return;
     }
     this.compactClock++;
+    this.ownCompactWrite = Number(res.header.revision);
     await this.compact(target);
   }
 
