@@ -51,22 +51,15 @@ function installReflectMetadata(): void {
     for (let t: object | null = target; t !== null; t = Object.getPrototypeOf(t)) out.push(t);
     return out;
   };
-  Object.assign(Reflect, {
-    defineMetadata,
-    getOwnMetadata,
-    hasOwnMetadata,
-    getMetadata: (key: unknown, target: object, prop?: PropertyKey) =>
-      chain(target)
-        .find((t) => hasOwnMetadata(key, t, prop))
-        ?.let?.call(null) ?? getFromChain(key, target, prop),
-    hasMetadata: (key: unknown, target: object, prop?: PropertyKey) => chain(target).some((t) => hasOwnMetadata(key, t, prop)),
-    metadata: (key: unknown, value: unknown) => (target: object, prop?: PropertyKey) =>
-      defineMetadata(key, value, target, prop),
-  });
-  function getFromChain(key: unknown, target: object, prop?: PropertyKey): unknown {
+  const getMetadata = (key: unknown, target: object, prop?: PropertyKey): unknown => {
     for (const t of chain(target)) if (hasOwnMetadata(key, t, prop)) return getOwnMetadata(key, t, prop);
     return undefined;
-  }
+  };
+  const hasMetadata = (key: unknown, target: object, prop?: PropertyKey): boolean =>
+    chain(target).some((t) => hasOwnMetadata(key, t, prop));
+  const metadata = (key: unknown, value: unknown) => (target: object, prop?: PropertyKey) =>
+    defineMetadata(key, value, target, prop);
+  Object.assign(Reflect, { defineMetadata, getOwnMetadata, hasOwnMetadata, getMetadata, hasMetadata, metadata });
 }
 
 installReflectMetadata();
@@ -93,7 +86,7 @@ export interface KeyPairPem {
 }
 
 export interface CertificateAuthority extends KeyPairPem {
-  cert: x509.X509Certificate;
+  cert: X509.X509Certificate;
   key: CryptoKey;
 }
 
@@ -275,8 +268,8 @@ export async function importPrivateKey(pem: string): Promise<CryptoKey> {
   return subtle.importKey("pkcs8", fromPem(pem, "PRIVATE KEY"), EC_ALG, true, ["sign"]);
 }
 
-function subjectName(cn: string, organizations: readonly string[] = []): x509.JsonName {
-  const name: x509.JsonName = [];
+function subjectName(cn: string, organizations: readonly string[] = []): X509.JsonName {
+  const name: X509.JsonName = [];
   for (const o of organizations) name.push({ O: [o] });
   name.push({ CN: [cn] });
   return name;
@@ -328,7 +321,7 @@ async function issueLeaf(ca: CertificateAuthority, o: LeafOptions): Promise<KeyP
   const eku: string[] = [];
   if (o.usage !== "client") eku.push(x509.ExtendedKeyUsage.serverAuth);
   if (o.usage !== "server") eku.push(x509.ExtendedKeyUsage.clientAuth);
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
     new x509.ExtendedKeyUsageExtension(eku),
@@ -338,7 +331,7 @@ async function issueLeaf(ca: CertificateAuthority, o: LeafOptions): Promise<KeyP
   if (o.hosts && o.hosts.length > 0) {
     extensions.push(
       new x509.SubjectAlternativeNameExtension(
-        o.hosts.map((h) => ({ type: isIP(h) !== 0 ? "ip" : "dns", value: h }) as x509.JsonGeneralName),
+        o.hosts.map((h) => ({ type: isIP(h) !== 0 ? "ip" : "dns", value: h }) as X509.JsonGeneralName),
       ),
     );
   }

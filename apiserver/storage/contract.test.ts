@@ -74,7 +74,7 @@ function summary(evs: WatchEvent[]): string[] {
   );
 }
 
-export function storageContract(title: string, skipReason: string | undefined, makeFactory: () => Factory): void {
+function storageContract(title: string, skipReason: string | undefined, makeFactory: () => Factory): void {
   describe.skipIf(skipReason !== undefined)(skipReason ? `${title} (skipped: ${skipReason})` : title, () => {
     let factory: Factory;
     const open: Storage[] = [];
@@ -181,7 +181,10 @@ export function storageContract(title: string, skipReason: string | undefined, m
       await s.create("/registry/pods/kube-system/dns", "dns");
 
       const all = await s.list("/registry/pods/");
-      const expected = [...names.map((n) => `/registry/pods/default/${n}`), "/registry/pods/kube-system/dns"].sort();
+      const expected = [
+        ...names.map((n) => `/registry/pods/default/${n}`),
+        "/registry/pods/kube-system/dns",
+      ].sort();
       expect(all.items.map((kv) => kv.key)).toEqual(expected);
       expect(all.more).toBe(false);
       expect(all.revision).toBe(await s.currentRevision());
@@ -233,12 +236,17 @@ export function storageContract(title: string, skipReason: string | undefined, m
       expect(old.revision).toBe(r);
       expect(old.items).toEqual([a, b]);
       const now = await s.list("/registry/ns/");
-      expect(now.items.map((kv) => `${kv.key}=${kv.value}`)).toEqual(["/registry/ns/a=a2", "/registry/ns/c=c1"]);
+      expect(now.items.map((kv) => `${kv.key}=${kv.value}`)).toEqual([
+        "/registry/ns/a=a2",
+        "/registry/ns/c=c1",
+      ]);
       const oneAtATime = await s.list("/registry/ns/", { revision: r, limit: 1 });
       expect(oneAtATime.items).toEqual([a]);
       expect(oneAtATime.more).toBe(true);
       expect(oneAtATime.remaining).toBe(1);
-      const future = await s.list("/registry/ns/", { revision: (await s.currentRevision()) + 100 }).catch((e) => e);
+      const future = await s
+        .list("/registry/ns/", { revision: (await s.currentRevision()) + 100 })
+        .catch((e) => e);
       expect(future).toBeInstanceOf(FutureRevisionError);
     });
 
@@ -369,7 +377,9 @@ export function storageContract(title: string, skipReason: string | undefined, m
       // a watch from the compacted revision still works and carries prev values
       const ok = collect(s, "/registry/cp/", mid);
       await until(() => ok.events.length >= 1);
-      expect(summary(ok.events)).toEqual([`put /registry/cp/a=a7@${after.modRevision} (was a6@${cur.modRevision})`]);
+      expect(summary(ok.events)).toEqual([
+        `put /registry/cp/a=a7@${after.modRevision} (was a6@${cur.modRevision})`,
+      ]);
       expect(ok.errors).toEqual([]);
     });
 
@@ -452,14 +462,17 @@ function tempDir(): string {
   return d;
 }
 
-storageContract("sqlite storage contract", undefined, () => async (opts) =>
-  openSqliteStorage({
-    file: join(tempDir(), "state.db"),
-    progressIntervalMs: 100,
-    ttlSweepIntervalMs: 100,
-    compactIntervalMs: opts?.compactIntervalMs ?? 0,
-    historyRevisions: opts?.historyRevisions,
-  }),
+storageContract(
+  "sqlite storage contract",
+  undefined,
+  () => async (opts) =>
+    openSqliteStorage({
+      file: join(tempDir(), "state.db"),
+      progressIntervalMs: 100,
+      ttlSweepIntervalMs: 100,
+      compactIntervalMs: opts?.compactIntervalMs ?? 0,
+      historyRevisions: opts?.historyRevisions,
+    }),
 );
 
 let etcd: RunningEtcd | undefined;
@@ -471,15 +484,18 @@ describe.skipIf(!etcdAvailable())(etcdAvailable() ? "etcd" : "etcd (skipped: etc
   afterAll(async () => {
     await etcd?.stop();
   });
-  storageContract("etcd storage contract", undefined, () => async (opts) =>
-    openEtcdStorage({
-      endpoints: etcd!.endpoints,
-      // every test gets its own keyspace on the shared etcd
-      prefix: `/t${++etcdTests}`,
-      progressIntervalMs: 200,
-      compactIntervalMs: opts?.compactIntervalMs ?? 0,
-      historyRevisions: opts?.historyRevisions,
-    }),
+  storageContract(
+    "etcd storage contract",
+    undefined,
+    () => async (opts) =>
+      openEtcdStorage({
+        endpoints: etcd!.endpoints,
+        // every test gets its own keyspace on the shared etcd
+        prefix: `/t${++etcdTests}`,
+        progressIntervalMs: 200,
+        compactIntervalMs: opts?.compactIntervalMs ?? 0,
+        historyRevisions: opts?.historyRevisions,
+      }),
   );
 });
 

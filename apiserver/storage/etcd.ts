@@ -45,8 +45,9 @@
  * Errors: "mvcc: required revision has been compacted" → CompactedError, "mvcc: required
  * revision is a future revision" → FutureRevisionError; other gRPC errors pass through.
  */
-import etcd3 from "etcd3";
+
 import type { IDuplexStream, IKeyValue, IRequestOp, IWatchRequest, IWatchResponse } from "etcd3";
+import etcd3 from "etcd3";
 import {
   CompactedError,
   FutureRevisionError,
@@ -303,7 +304,9 @@ class EtcdStorage implements Storage {
     }
     const k = this.k(key);
     const res = await this.client.kv.txn({
-      compare: [{ key: k, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: expectedRevision }],
+      compare: [
+        { key: k, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: expectedRevision },
+      ],
       success: [{ request_put: { key: k, value: Buffer.from(value), ignore_lease: true, prev_kv: true } }],
       failure: [this.getOp(k)],
     });
@@ -360,7 +363,14 @@ class EtcdStorage implements Storage {
     const target = current - this.history;
     if (target <= this.compacted || current === this.ownCompactWrite) return;
     const res = await this.client.kv.txn({
-      compare: [{ key: COMPACT_KEY, target: CompareTarget.Version, result: CompareResult.Equal, version: this.compactClock }],
+      compare: [
+        {
+          key: COMPACT_KEY,
+          target: CompareTarget.Version,
+          result: CompareResult.Equal,
+          version: this.compactClock,
+        },
+      ],
       success: [{ request_put: { key: COMPACT_KEY, value: Buffer.from(String(target)) } }],
       failure: [this.getOp(COMPACT_KEY)],
     });
@@ -382,7 +392,13 @@ class EtcdStorage implements Storage {
   watch(prefix: string, afterRevision: number, callbacks: WatchCallbacks): WatchHandle {
     this.ensureOpen();
     const full = Buffer.from(this.prefix + prefix);
-    const w = new EtcdWatch(this, full.length > 0 ? full : Buffer.from([0]), prefixEndBytes(full), afterRevision, callbacks);
+    const w = new EtcdWatch(
+      this,
+      full.length > 0 ? full : Buffer.from([0]),
+      prefixEndBytes(full),
+      afterRevision,
+      callbacks,
+    );
     this.watches.add(w);
     if (afterRevision < this.compacted) {
       const err = new CompactedError(afterRevision, this.compacted);
@@ -497,7 +513,8 @@ class EtcdWatch {
       } else {
         const kv = this.s.kvOf(ev.kv);
         const isCreate = Number(ev.kv.version) === 1;
-        if (!isCreate && ev.prev_kv) batch.push({ type: "put", kv, prev: this.s.kvOf(ev.prev_kv), revision: rev });
+        if (!isCreate && ev.prev_kv)
+          batch.push({ type: "put", kv, prev: this.s.kvOf(ev.prev_kv), revision: rev });
         else batch.push({ type: "put", kv, revision: rev });
       }
       this.lastRev = rev;

@@ -121,7 +121,12 @@ function rowToEvent(r: LogRow): WatchEvent {
   return {
     type: "put",
     kv,
-    prev: { key: r.name, value: r.prev_value, modRevision: r.prev_revision, createRevision: r.create_revision },
+    prev: {
+      key: r.name,
+      value: r.prev_value,
+      modRevision: r.prev_revision,
+      createRevision: r.create_revision,
+    },
     revision: r.id,
   };
 }
@@ -188,7 +193,9 @@ class SqliteStorage implements Storage {
         SELECT 'log', 1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'log');
       INSERT OR IGNORE INTO meta(k, v) VALUES ('compacted', 0);
     `);
-    this.rev = (db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'log'").get() as { seq: number }).seq;
+    this.rev = (
+      db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'log'").get() as { seq: number }
+    ).seq;
     this.compacted = (db.prepare("SELECT v FROM meta WHERE k = 'compacted'").get() as { v: number }).v;
 
     const cur = "SELECT c.name, c.id, l.create_revision, l.value FROM current c JOIN log l ON l.id = c.id";
@@ -200,7 +207,9 @@ class SqliteStorage implements Storage {
       currentInsert: db.prepare("INSERT INTO current(name, id, expires_at) VALUES (?, ?, ?)"),
       currentUpdate: db.prepare("UPDATE current SET id = ? WHERE name = ?"),
       currentDelete: db.prepare("DELETE FROM current WHERE name = ?"),
-      listCurrent: db.prepare(`${cur} WHERE c.name >= ? AND c.name < ? AND c.name > ? ORDER BY c.name LIMIT ?`),
+      listCurrent: db.prepare(
+        `${cur} WHERE c.name >= ? AND c.name < ? AND c.name > ? ORDER BY c.name LIMIT ?`,
+      ),
       countCurrent: db.prepare("SELECT COUNT(*) AS n FROM current WHERE name >= ? AND name < ? AND name > ?"),
       listAt: db.prepare(
         `SELECT l.name, l.id, l.create_revision, l.value FROM log l
@@ -219,7 +228,9 @@ class SqliteStorage implements Storage {
          FROM log l LEFT JOIN log p ON p.id = l.prev_revision
          WHERE l.id > ? AND l.name >= ? AND l.name < ? ORDER BY l.id`,
       ),
-      expired: db.prepare("SELECT name FROM current WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?"),
+      expired: db.prepare(
+        "SELECT name FROM current WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?",
+      ),
       compactSuperseded: db.prepare(
         "DELETE FROM log WHERE id IN (SELECT prev_revision FROM log WHERE id > ? AND id <= ? AND prev_revision > 0)",
       ),
@@ -264,7 +275,9 @@ class SqliteStorage implements Storage {
     const fetch = limit > 0 ? limit + 1 : -1;
     // one read transaction: the page and its remaining count see the same state
     return this.db.transaction((): ListResult => {
-      const rows = snapshot ? this.st.listAt.all(lo, hi, after, atRev, fetch) : this.st.listCurrent.all(lo, hi, after, fetch);
+      const rows = snapshot
+        ? this.st.listAt.all(lo, hi, after, atRev, fetch)
+        : this.st.listCurrent.all(lo, hi, after, fetch);
       const more = limit > 0 && rows.length > limit;
       const items = (more ? rows.slice(0, limit) : rows).map(toKV);
       const result: ListResult = { items, revision: atRev, more };
@@ -427,7 +440,8 @@ class SqliteStorage implements Storage {
     }
     // replay history synchronously: nothing can be written between this read and registration
     if (afterRevision < this.rev) {
-      for (const row of this.st.history.iterate(afterRevision, w.prefix, w.end)) w.queue.push(rowToEvent(row));
+      for (const row of this.st.history.iterate(afterRevision, w.prefix, w.end))
+        w.queue.push(rowToEvent(row));
     }
     this.watchers.add(w);
     if (w.queue.length > 0) this.scheduleDrain();
