@@ -63,7 +63,8 @@ function propertySchema(flavor: Flavor, p: PropertyDefinition): JsonObject {
     if (m.mapType) out["x-kubernetes-map-type"] = m.mapType;
     if (m.patchMergeKey) out["x-kubernetes-patch-merge-key"] = m.patchMergeKey;
     if (m.patchStrategy) out["x-kubernetes-patch-strategy"] = m.patchStrategy;
-    if ("$ref" in out && flavor === "v3") out = { allOf: [{ $ref: out.$ref as string }], ...without(out, "$ref") };
+    if ("$ref" in out && flavor === "v3")
+      out = { allOf: [{ $ref: out.$ref as string }], ...without(out, "$ref") };
   }
   return out;
 }
@@ -139,26 +140,61 @@ const LIST_QUERY = [
 ];
 const WRITE_QUERY = ["dryRun", "fieldManager", "fieldValidation"];
 const PATCH_QUERY = ["dryRun", "fieldManager", "fieldValidation", "force"];
-const DELETE_QUERY = ["dryRun", "gracePeriodSeconds", "ignoreStoreReadErrorWithClusterBreakingPotential", "orphanDependents", "propagationPolicy"];
+const DELETE_QUERY = [
+  "dryRun",
+  "gracePeriodSeconds",
+  "ignoreStoreReadErrorWithClusterBreakingPotential",
+  "orphanDependents",
+  "propagationPolicy",
+];
 
 const PARAM_DOC: Record<string, { description: string; type: "string" | "boolean" | "integer" }> = {
-  allowWatchBookmarks: { type: "boolean", description: "allowWatchBookmarks requests watch events with type \"BOOKMARK\"." },
-  continue: { type: "string", description: "The continue option should be set when retrieving more results from the server." },
-  dryRun: { type: "string", description: "When present, indicates that modifications should not be persisted. Valid value: All." },
-  fieldManager: { type: "string", description: "fieldManager is a name associated with the actor or entity that is making these changes." },
-  fieldSelector: { type: "string", description: "A selector to restrict the list of returned objects by their fields." },
+  allowWatchBookmarks: {
+    type: "boolean",
+    description: 'allowWatchBookmarks requests watch events with type "BOOKMARK".',
+  },
+  continue: {
+    type: "string",
+    description: "The continue option should be set when retrieving more results from the server.",
+  },
+  dryRun: {
+    type: "string",
+    description: "When present, indicates that modifications should not be persisted. Valid value: All.",
+  },
+  fieldManager: {
+    type: "string",
+    description: "fieldManager is a name associated with the actor or entity that is making these changes.",
+  },
+  fieldSelector: {
+    type: "string",
+    description: "A selector to restrict the list of returned objects by their fields.",
+  },
   fieldValidation: {
     type: "string",
-    description: "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields: Ignore, Warn (default) or Strict.",
+    description:
+      "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields: Ignore, Warn (default) or Strict.",
   },
-  force: { type: "boolean", description: "Force is going to \"force\" Apply requests. It must be unset for non-apply patch requests." },
-  gracePeriodSeconds: { type: "integer", description: "The duration in seconds before the object should be deleted." },
+  force: {
+    type: "boolean",
+    description: 'Force is going to "force" Apply requests. It must be unset for non-apply patch requests.',
+  },
+  gracePeriodSeconds: {
+    type: "integer",
+    description: "The duration in seconds before the object should be deleted.",
+  },
   ignoreStoreReadErrorWithClusterBreakingPotential: {
     type: "boolean",
-    description: "if set to true, it will trigger an unsafe deletion of the resource in case the normal deletion flow fails with a corrupt object error.",
+    description:
+      "if set to true, it will trigger an unsafe deletion of the resource in case the normal deletion flow fails with a corrupt object error.",
   },
-  labelSelector: { type: "string", description: "A selector to restrict the list of returned objects by their labels." },
-  limit: { type: "integer", description: "limit is a maximum number of responses to return for a list call." },
+  labelSelector: {
+    type: "string",
+    description: "A selector to restrict the list of returned objects by their labels.",
+  },
+  limit: {
+    type: "integer",
+    description: "limit is a maximum number of responses to return for a list call.",
+  },
   name: { type: "string", description: "name of the object" },
   namespace: { type: "string", description: "object name and auth scope, such as for teams and projects" },
   orphanDependents: { type: "boolean", description: "Deprecated: please use the PropagationPolicy." },
@@ -167,17 +203,36 @@ const PARAM_DOC: Record<string, { description: string; type: "string" | "boolean
     type: "string",
     description: "Whether and how garbage collection will be performed: Orphan, Background or Foreground.",
   },
-  resourceVersion: { type: "string", description: "resourceVersion sets a constraint on what resource versions a request may be served from." },
-  resourceVersionMatch: { type: "string", description: "resourceVersionMatch determines how resourceVersion is applied to list calls." },
-  sendInitialEvents: { type: "boolean", description: "`sendInitialEvents=true` may be set together with `watch=true`." },
+  resourceVersion: {
+    type: "string",
+    description: "resourceVersion sets a constraint on what resource versions a request may be served from.",
+  },
+  resourceVersionMatch: {
+    type: "string",
+    description: "resourceVersionMatch determines how resourceVersion is applied to list calls.",
+  },
+  sendInitialEvents: {
+    type: "boolean",
+    description: "`sendInitialEvents=true` may be set together with `watch=true`.",
+  },
   timeoutSeconds: { type: "integer", description: "Timeout for the list/watch call." },
-  watch: { type: "boolean", description: "Watch for changes to the described resources and return them as a stream of add, update, and remove notifications." },
+  watch: {
+    type: "boolean",
+    description:
+      "Watch for changes to the described resources and return them as a stream of add, update, and remove notifications.",
+  },
   container: { type: "string", description: "The container for which to stream logs." },
   follow: { type: "boolean", description: "Follow the log stream of the pod." },
   previous: { type: "boolean", description: "Return previous terminated container logs." },
   tailLines: { type: "integer", description: "The number of lines from the end of the logs to show." },
-  timestamps: { type: "boolean", description: "If true, add an RFC3339 timestamp at the beginning of every line of log output." },
-  sinceSeconds: { type: "integer", description: "A relative time in seconds before the current time from which to show logs." },
+  timestamps: {
+    type: "boolean",
+    description: "If true, add an RFC3339 timestamp at the beginning of every line of log output.",
+  },
+  sinceSeconds: {
+    type: "integer",
+    description: "A relative time in seconds before the current time from which to show logs.",
+  },
 };
 
 /** upstream's operation-id fragment for a group-version: "CoreV1", "RbacAuthorizationV1", ... */
@@ -363,16 +418,51 @@ function subresourcePath(
   const def = must(subGV, sub.kind);
   const verbs = new Set(sub.verbs);
   if (verbs.has("get")) {
-    ops.push({ method: "get", action: "get", operationId: `read${w}${base}`, description: `read ${sub.name} of the specified ${r.kind}`, gvk, response: def, query: [] });
+    ops.push({
+      method: "get",
+      action: "get",
+      operationId: `read${w}${base}`,
+      description: `read ${sub.name} of the specified ${r.kind}`,
+      gvk,
+      response: def,
+      query: [],
+    });
   }
   if (verbs.has("create")) {
-    ops.push({ method: "post", action: "post", operationId: `create${w}${base}`, description: `create ${sub.name} of a ${r.kind}`, gvk, body: def, response: def, query: WRITE_QUERY });
+    ops.push({
+      method: "post",
+      action: "post",
+      operationId: `create${w}${base}`,
+      description: `create ${sub.name} of a ${r.kind}`,
+      gvk,
+      body: def,
+      response: def,
+      query: WRITE_QUERY,
+    });
   }
   if (verbs.has("update")) {
-    ops.push({ method: "put", action: "put", operationId: `replace${w}${base}`, description: `replace ${sub.name} of the specified ${r.kind}`, gvk, body: def, response: def, query: WRITE_QUERY });
+    ops.push({
+      method: "put",
+      action: "put",
+      operationId: `replace${w}${base}`,
+      description: `replace ${sub.name} of the specified ${r.kind}`,
+      gvk,
+      body: def,
+      response: def,
+      query: WRITE_QUERY,
+    });
   }
   if (verbs.has("patch")) {
-    ops.push({ method: "patch", action: "patch", operationId: `patch${w}${base}`, description: `partially update ${sub.name} of the specified ${r.kind}`, gvk, body: PATCH, response: def, query: PATCH_QUERY });
+    ops.push({
+      method: "patch",
+      action: "patch",
+      operationId: `patch${w}${base}`,
+      description: `partially update ${sub.name} of the specified ${r.kind}`,
+      gvk,
+      body: PATCH,
+      response: def,
+      query: PATCH_QUERY,
+    });
   }
   return { path: `${item}/${sub.name}`, gv, tag, pathParams: itemParams, ops };
 }
@@ -394,14 +484,25 @@ const PRODUCES = ["application/json", "application/yaml"];
 
 function parameterV2(name: string, inPath: boolean): JsonObject {
   const doc = PARAM_DOC[name]!;
-  const p: JsonObject = { description: doc.description, in: inPath ? "path" : "query", name, type: doc.type, uniqueItems: true };
+  const p: JsonObject = {
+    description: doc.description,
+    in: inPath ? "path" : "query",
+    name,
+    type: doc.type,
+    uniqueItems: true,
+  };
   if (inPath) p.required = true;
   return p;
 }
 
 function parameterV3(name: string, inPath: boolean): JsonObject {
   const doc = PARAM_DOC[name]!;
-  const p: JsonObject = { description: doc.description, in: inPath ? "path" : "query", name, schema: { type: doc.type, uniqueItems: true } };
+  const p: JsonObject = {
+    description: doc.description,
+    in: inPath ? "path" : "query",
+    name,
+    schema: { type: doc.type, uniqueItems: true },
+  };
   if (inPath) p.required = true;
   return p;
 }
@@ -413,7 +514,12 @@ function responseSchema(flavor: Flavor, response: string): JsonObject {
 function operationV2(op: Operation, tag: string): JsonObject {
   const parameters: Json[] = [];
   if (op.body) {
-    parameters.push({ in: "body", name: "body", required: op.method !== "delete", schema: { $ref: refTo("v2", op.body) } });
+    parameters.push({
+      in: "body",
+      name: "body",
+      required: op.method !== "delete",
+      schema: { $ref: refTo("v2", op.body) },
+    });
   }
   for (const q of op.query) parameters.push(parameterV2(q, false));
   const responses: JsonObject = { "200": { description: "OK", schema: responseSchema("v2", op.response) } };
@@ -425,7 +531,7 @@ function operationV2(op: Operation, tag: string): JsonObject {
   }
   responses["401"] = { description: "Unauthorized" };
   const out: JsonObject = {
-    consumes: op.method === "patch" ? PATCH_TYPES : op.method === "get" ? ["*/*"] : ["*/*"],
+    consumes: op.method === "patch" ? PATCH_TYPES : ["*/*"],
     description: op.description,
     operationId: op.operationId,
     parameters,
@@ -458,7 +564,8 @@ function operationV3(op: Operation, tag: string): JsonObject {
   const types = op.response === "string" ? ["text/plain", ...PRODUCES] : PRODUCES;
   const body = { content: content(responseSchema("v3", op.response), types) };
   const responses: JsonObject = { "200": { description: "OK", ...body } };
-  if (op.method === "post" || op.method === "put" || op.action === "patch") responses["201"] = { description: "Created", ...body };
+  if (op.method === "post" || op.method === "put" || op.action === "patch")
+    responses["201"] = { description: "Created", ...body };
   if (op.method === "post" || op.method === "delete") responses["202"] = { description: "Accepted", ...body };
   responses["401"] = { description: "Unauthorized" };
   out.responses = responses;
@@ -472,7 +579,8 @@ function pathsObject(flavor: Flavor, items: PathItem[]): JsonObject {
   for (const p of items) {
     if (p.ops.length === 0) continue;
     const entry: JsonObject = {};
-    for (const op of p.ops) entry[op.method] = flavor === "v2" ? operationV2(op, p.tag) : operationV3(op, p.tag);
+    for (const op of p.ops)
+      entry[op.method] = flavor === "v2" ? operationV2(op, p.tag) : operationV3(op, p.tag);
     const params = p.pathParams.map((n) => (flavor === "v2" ? parameterV2(n, true) : parameterV3(n, true)));
     params.push(flavor === "v2" ? parameterV2("pretty", false) : parameterV3("pretty", false));
     entry.parameters = params;
@@ -523,7 +631,14 @@ export function openapiV2(): JsonObject {
     info: INFO,
     paths: pathsObject("v2", paths()),
     definitions: definitionsObj,
-    securityDefinitions: { BearerToken: { description: "Bearer Token authentication", in: "header", name: "authorization", type: "apiKey" } },
+    securityDefinitions: {
+      BearerToken: {
+        description: "Bearer Token authentication",
+        in: "header",
+        name: "authorization",
+        type: "apiKey",
+      },
+    },
     security: [{ BearerToken: [] }],
   };
   return v2Doc;
@@ -556,7 +671,14 @@ export function openapiV3GroupVersion(gv: string): JsonObject | undefined {
     paths: pathsObject("v3", items),
     components: {
       schemas,
-      securitySchemes: { BearerToken: { description: "Bearer Token authentication", in: "header", name: "authorization", type: "apiKey" } },
+      securitySchemes: {
+        BearerToken: {
+          description: "Bearer Token authentication",
+          in: "header",
+          name: "authorization",
+          type: "apiKey",
+        },
+      },
     },
   };
   v3Docs.set(key, doc);
@@ -669,7 +791,12 @@ function strList(v: Json | undefined): string[] {
 function vendorExtensions(m: ProtoWriter, field: number, o: JsonObject): void {
   for (const [k, v] of Object.entries(o)) {
     if (!k.startsWith("x-")) continue;
-    m.message(field, w().string(1, k).message(2, w().string(2, JSON.stringify(v))));
+    m.message(
+      field,
+      w()
+        .string(1, k)
+        .message(2, w().string(2, JSON.stringify(v))),
+    );
   }
 }
 
@@ -686,7 +813,13 @@ function schemaProto(s: JsonObject): ProtoWriter {
   const props = obj(s.properties);
   if (props) {
     const p = w();
-    for (const [name, v] of Object.entries(props)) p.message(1, w().string(1, name).message(2, schemaProto(obj(v) ?? {})));
+    for (const [name, v] of Object.entries(props))
+      p.message(
+        1,
+        w()
+          .string(1, name)
+          .message(2, schemaProto(obj(v) ?? {})),
+      );
     m.message(25, p);
   }
   vendorExtensions(m, 31, s);
@@ -695,12 +828,20 @@ function schemaProto(s: JsonObject): ProtoWriter {
 
 function parameterProto(p: JsonObject): ProtoWriter {
   if (p.in === "body") {
-    const body = w().string(1, str(p.description)).string(2, str(p.name)).string(3, "body").bool(4, p.required === true);
+    const body = w()
+      .string(1, str(p.description))
+      .string(2, str(p.name))
+      .string(3, "body")
+      .bool(4, p.required === true);
     body.message(5, schemaProto(obj(p.schema) ?? {}));
     return w().message(1, w().message(1, body));
   }
   const inPath = p.in === "path";
-  const sub = w().bool(1, p.required === true).string(2, str(p.in)).string(3, str(p.description)).string(4, str(p.name));
+  const sub = w()
+    .bool(1, p.required === true)
+    .string(2, str(p.in))
+    .string(3, str(p.description))
+    .string(4, str(p.name));
   // query: type 6, unique_items 20; path: type 5, unique_items 19
   sub.string(inPath ? 5 : 6, str(p.type)).bool(inPath ? 19 : 20, p.uniqueItems === true);
   return w().message(1, w().message(2, w().message(inPath ? 4 : 3, sub)));
@@ -709,7 +850,8 @@ function parameterProto(p: JsonObject): ProtoWriter {
 function operationProto(op: JsonObject): ProtoWriter {
   const m = w().strings(1, strList(op.tags)).string(3, str(op.description)).string(5, str(op.operationId));
   m.strings(6, strList(op.produces)).strings(7, strList(op.consumes));
-  for (const p of Array.isArray(op.parameters) ? op.parameters : []) m.message(8, parameterProto(obj(p) ?? {}));
+  for (const p of Array.isArray(op.parameters) ? op.parameters : [])
+    m.message(8, parameterProto(obj(p) ?? {}));
   const responses = w();
   for (const [code, r] of Object.entries(obj(op.responses) ?? {})) {
     const ro = obj(r) ?? {};
@@ -724,11 +866,21 @@ function operationProto(op: JsonObject): ProtoWriter {
   return m;
 }
 
-const PATH_ITEM_FIELDS: Record<string, number> = { get: 2, put: 3, post: 4, delete: 5, options: 6, head: 7, patch: 8 };
+const PATH_ITEM_FIELDS: Record<string, number> = {
+  get: 2,
+  put: 3,
+  post: 4,
+  delete: 5,
+  options: 6,
+  head: 7,
+  patch: 8,
+};
 
 function documentProto(doc: JsonObject): Uint8Array {
   const info = obj(doc.info) ?? {};
-  const m = w().string(1, str(doc.swagger)).message(2, w().string(1, str(info.title)).string(2, str(info.version)));
+  const m = w()
+    .string(1, str(doc.swagger))
+    .message(2, w().string(1, str(info.title)).string(2, str(info.version)));
   const pathsMsg = w();
   for (const [path, item] of Object.entries(obj(doc.paths) ?? {})) {
     const io = obj(item) ?? {};
@@ -737,26 +889,41 @@ function documentProto(doc: JsonObject): Uint8Array {
       const op = obj(io[method]);
       if (op) pi.message(field, operationProto(op));
     }
-    for (const p of Array.isArray(io.parameters) ? io.parameters : []) pi.message(9, parameterProto(obj(p) ?? {}));
+    for (const p of Array.isArray(io.parameters) ? io.parameters : [])
+      pi.message(9, parameterProto(obj(p) ?? {}));
     pathsMsg.message(2, w().string(1, path).message(2, pi));
   }
   m.message(8, pathsMsg);
   const defs = w();
   for (const [name, s] of Object.entries(obj(doc.definitions) ?? {})) {
-    defs.message(1, w().string(1, name).message(2, schemaProto(obj(s) ?? {})));
+    defs.message(
+      1,
+      w()
+        .string(1, name)
+        .message(2, schemaProto(obj(s) ?? {})),
+    );
   }
   m.message(9, defs);
   for (const req of Array.isArray(doc.security) ? doc.security : []) {
     const r = w();
     for (const [name, scopes] of Object.entries(obj(req) ?? {})) {
-      r.message(1, w().string(1, name).message(2, w().strings(1, strList(scopes))));
+      r.message(
+        1,
+        w()
+          .string(1, name)
+          .message(2, w().strings(1, strList(scopes))),
+      );
     }
     m.message(12, r);
   }
   const sd = w();
   for (const [name, d] of Object.entries(obj(doc.securityDefinitions) ?? {})) {
     const o = obj(d) ?? {};
-    const key = w().string(1, str(o.type)).string(2, str(o.name)).string(3, str(o.in)).string(4, str(o.description));
+    const key = w()
+      .string(1, str(o.type))
+      .string(2, str(o.name))
+      .string(3, str(o.in))
+      .string(4, str(o.description));
     sd.message(1, w().string(1, name).message(2, w().message(2, key)));
   }
   m.message(13, sd);

@@ -72,7 +72,6 @@ export const PATCH_META: Readonly<Record<string, Readonly<Record<string, FieldPa
   [`${META}LabelSelectorRequirement`]: { values: atomic },
   [`${META}StatusDetails`]: { causes: atomic },
   [`${META}DeleteOptions`]: { dryRun: atomic },
-  [`${META}APIResource`]: { categories: atomic, shortNames: atomic },
 
   // --- core/v1: pods
   [`${CORE}PodSpec`]: {
@@ -100,7 +99,10 @@ export const PATCH_META: Readonly<Record<string, Readonly<Record<string, FieldPa
     podIPs: merged("ip"),
     resourceClaimStatuses: merged("name", ["name"], "merge,retainKeys"),
   },
-  [`${CORE}ContainerStatus`]: { allocatedResourcesStatus: listMap("name"), volumeMounts: merged("mountPath") },
+  [`${CORE}ContainerStatus`]: {
+    allocatedResourcesStatus: listMap("name"),
+    volumeMounts: merged("mountPath"),
+  },
   [`${CORE}ResourceStatus`]: { resources: listMap("resourceID") },
   [`${CORE}PodSecurityContext`]: { supplementalGroups: atomic, sysctls: atomic },
   [`${CORE}Capabilities`]: { add: atomic, drop: atomic },
@@ -220,7 +222,6 @@ export const ATOMIC_STRUCTS: ReadonlySet<string> = new Set([
   `${CORE}ObjectReference`,
   `${CORE}ResourceFieldSelector`,
   `${CORE}SecretKeySelector`,
-  `${CORE}SecretReference`,
   `${CORE}TypedLocalObjectReference`,
   `${CORE}TypedObjectReference`,
   `${CORE}FileKeySelector`,
@@ -238,7 +239,6 @@ export const QUANTITY_FIELDS: Readonly<Record<string, readonly string[]>> = {
   [`${CORE}NodeStatus`]: ["allocatable", "capacity"],
   [`${CORE}PodSpec`]: ["overhead"],
   [`${CORE}ContainerStatus`]: ["allocatedResources"],
-  [`${CORE}PersistentVolumeClaimStatus`]: ["allocatedResources", "capacity"],
   [`${CORE}EmptyDirVolumeSource`]: ["sizeLimit"],
   [`${CORE}ResourceFieldSelector`]: ["divisor"],
   [`${AUTOSCALING2}MetricTarget`]: ["averageValue", "value"],

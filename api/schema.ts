@@ -20,7 +20,7 @@ import {
   isQuantityField,
   patchMetaFor,
 } from "./patch-meta.js";
-import { apiVersionOf, RESOURCES } from "./resources.js";
+import { RESOURCES } from "./resources.js";
 import type { ArrayNode, MapNode, ObjectNode, SchemaNode } from "./schema-types.js";
 
 export interface GroupVersionKind {
@@ -382,7 +382,8 @@ function build(): Built {
         const type = parseType(a.type, a.format, name, a.baseName, group);
         let description = fieldDoc?.description;
         // client-node copies IntOrString's own description onto each IntOrString field
-        if (a.type === "IntOrString" && description?.startsWith("IntOrString is a type")) description = undefined;
+        if (a.type === "IntOrString" && description?.startsWith("IntOrString is a type"))
+          description = undefined;
         const prop: PropertyDefinition = { type };
         if (description) prop.description = description;
         const patch = patchMetaFor(name, a.baseName);
@@ -505,11 +506,16 @@ export function schemaForDefinition(name: string): SchemaNode | undefined {
   return node;
 }
 
-function nodeForType(t: TypeRef, description: string | undefined, patch: FieldPatchMeta | undefined): SchemaNode {
+function nodeForType(
+  t: TypeRef,
+  description: string | undefined,
+  patch: FieldPatchMeta | undefined,
+): SchemaNode {
   const desc = description ? { description } : {};
   if ("ref" in t) {
     const shared = schemaForDefinition(t.ref)!;
-    if (patch?.patchStrategy && shared.type === "object") return { ...shared, patchStrategy: patch.patchStrategy };
+    if (patch?.patchStrategy && shared.type === "object")
+      return { ...shared, patchStrategy: patch.patchStrategy };
     return shared;
   }
   if (t.type === "array") {
@@ -538,9 +544,4 @@ export function schemaForKind(apiVersion: string, kind: string): ObjectNode | un
   if (!name) return undefined;
   const node = schemaForDefinition(name);
   return node?.type === "object" ? node : undefined;
-}
-
-/** group-versions served, in RESOURCES order, as "v1" / "apps/v1" */
-export function servedGroupVersions(): string[] {
-  return [...new Set(RESOURCES.map((r) => apiVersionOf(r)))];
 }

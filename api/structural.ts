@@ -44,7 +44,11 @@ function goType(node: SchemaNode): string {
     case "object":
       return node.definition ? `v1.${node.definition.split(".").pop()}` : "struct";
     case "any":
-      return node.format === "int-or-string" ? "intstr.IntOrString" : node.format === "quantity" ? "resource.Quantity" : "interface {}";
+      return node.format === "int-or-string"
+        ? "intstr.IntOrString"
+        : node.format === "quantity"
+          ? "resource.Quantity"
+          : "interface {}";
   }
 }
 
@@ -70,7 +74,14 @@ function dotted(path: string): string {
  * @param goPath field names only, dot-joined, as encoding/json prints them ("spec.containers.ports")
  * @param struct short name of the innermost struct type ("PodSpec")
  */
-function walk(v: unknown, node: SchemaNode, path: string, goPath: string, struct: string, r: StructureReport): void {
+function walk(
+  v: unknown,
+  node: SchemaNode,
+  path: string,
+  goPath: string,
+  struct: string,
+  r: StructureReport,
+): void {
   if (v === null || v === undefined) return;
   const mismatch = () => {
     const where = struct ? `Go struct field ${struct}.${goPath}` : "Go value";
@@ -81,7 +92,10 @@ function walk(v: unknown, node: SchemaNode, path: string, goPath: string, struct
   };
   switch (node.type) {
     case "object": {
-      if (!isPlainObject(v)) return mismatch();
+      if (!isPlainObject(v)) {
+        mismatch();
+        return;
+      }
       const name = node.definition?.split(".").pop() ?? struct;
       for (const [key, value] of Object.entries(v)) {
         const child = node.fields[key];
@@ -95,12 +109,19 @@ function walk(v: unknown, node: SchemaNode, path: string, goPath: string, struct
       return;
     }
     case "map": {
-      if (!isPlainObject(v)) return mismatch();
-      for (const [key, value] of Object.entries(v)) walk(value, node.values, `${path}.${key}`, goPath, struct, r);
+      if (!isPlainObject(v)) {
+        mismatch();
+        return;
+      }
+      for (const [key, value] of Object.entries(v))
+        walk(value, node.values, `${path}.${key}`, goPath, struct, r);
       return;
     }
     case "array": {
-      if (!Array.isArray(v)) return mismatch();
+      if (!Array.isArray(v)) {
+        mismatch();
+        return;
+      }
       v.forEach((item, i) => {
         walk(item, node.items, `${path}[${i}]`, goPath, struct, r);
       });
@@ -121,11 +142,13 @@ function walk(v: unknown, node: SchemaNode, path: string, goPath: string, struct
     case "any":
       if (node.format === "int-or-string") {
         if (typeof v === "string" || (typeof v === "number" && Number.isInteger(v))) return;
-        return mismatch();
+        mismatch();
+        return;
       }
       if (node.format === "quantity") {
         if (typeof v === "string" || typeof v === "number") return;
-        return mismatch();
+        mismatch();
+        return;
       }
       return;
   }

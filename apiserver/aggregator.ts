@@ -35,7 +35,17 @@ const SLICES = findResource("discovery.k8s.io", "v1", "endpointslices")!;
 const ENDPOINTS = findResource("", "v1", "endpoints")!;
 const SERVICES = findResource("", "v1", "services")!;
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host", "authorization"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+  "host",
+  "authorization",
+]);
 
 export class Aggregator {
   private readonly agents = new Map<string, Agent>();
@@ -55,7 +65,8 @@ export class Aggregator {
     if (!group) return undefined;
     for (const s of this.apiServices()) {
       const spec = (s.spec ?? {}) as APIServiceSpec;
-      if (spec.group === group && spec.version === version && spec.service?.name) return s as KubeObject & { spec: APIServiceSpec };
+      if (spec.group === group && spec.version === version && spec.service?.name)
+        return s as KubeObject & { spec: APIServiceSpec };
     }
     return undefined;
   }
@@ -88,7 +99,11 @@ export class Aggregator {
       if (backend) {
         const res = await request(`${backend.url}/apis/${key}`, {
           dispatcher: this.agent(backend),
-          headers: { accept: "application/json", "x-remote-user": "system:kube-aggregator", "x-remote-group": "system:masters" },
+          headers: {
+            accept: "application/json",
+            "x-remote-user": "system:kube-aggregator",
+            "x-remote-group": "system:masters",
+          },
           headersTimeout: 3000,
           bodyTimeout: 3000,
         });
@@ -125,7 +140,10 @@ export class Aggregator {
     const svc = await this.registry.tryGet(SERVICES, ns, name);
     if (!svc) return undefined;
     const servicePort = spec.service?.port ?? 443;
-    const ports = ((svc.spec as Record<string, unknown>)?.ports as { port: number; name?: string; targetPort?: number | string }[] | undefined) ?? [];
+    const ports =
+      ((svc.spec as Record<string, unknown>)?.ports as
+        | { port: number; name?: string; targetPort?: number | string }[]
+        | undefined) ?? [];
     const sp = ports.find((p) => p.port === servicePort);
     if (!sp) return undefined;
     const ep = await this.readyEndpoint(ns, name, sp);
@@ -138,32 +156,53 @@ export class Aggregator {
     };
   }
 
-  private async readyEndpoint(ns: string, name: string, sp: { port: number; name?: string; targetPort?: number | string }): Promise<Endpoint | undefined> {
+  private async readyEndpoint(
+    ns: string,
+    name: string,
+    sp: { port: number; name?: string; targetPort?: number | string },
+  ): Promise<Endpoint | undefined> {
     const slices = await this.registry.list(SLICES, {
       namespace: ns,
       filter: (o) => o.metadata.labels?.["kubernetes.io/service-name"] === name,
     });
     for (const slice of slices.items) {
-      const port = ((slice.ports as { name?: string; port?: number }[] | undefined) ?? []).find((p) => (p.name ?? "") === (sp.name ?? ""));
+      const port = ((slice.ports as { name?: string; port?: number }[] | undefined) ?? []).find(
+        (p) => (p.name ?? "") === (sp.name ?? ""),
+      );
       if (!port?.port) continue;
-      for (const e of (slice.endpoints as { addresses: string[]; conditions?: { ready?: boolean } }[] | undefined) ?? []) {
+      for (const e of (slice.endpoints as
+        | { addresses: string[]; conditions?: { ready?: boolean } }[]
+        | undefined) ?? []) {
         if (e.conditions?.ready !== false && e.addresses[0]) return { ip: e.addresses[0], port: port.port };
       }
     }
     const eps = await this.registry.tryGet(ENDPOINTS, ns, name);
-    for (const subset of (eps?.subsets as { addresses?: { ip: string }[]; ports?: { name?: string; port: number }[] }[] | undefined) ?? []) {
-      const port = subset.ports?.find((p) => (p.name ?? "") === (sp.name ?? "")) ?? (subset.ports?.length === 1 ? subset.ports[0] : undefined);
+    for (const subset of (eps?.subsets as
+      | { addresses?: { ip: string }[]; ports?: { name?: string; port: number }[] }[]
+      | undefined) ?? []) {
+      const port =
+        subset.ports?.find((p) => (p.name ?? "") === (sp.name ?? "")) ??
+        (subset.ports?.length === 1 ? subset.ports[0] : undefined);
       const addr = subset.addresses?.[0];
       if (port && addr) return { ip: addr.ip, port: port.port };
     }
     return undefined;
   }
 
-  async proxy(req: IncomingMessage, res: ServerResponse, claim: KubeObject & { spec: APIServiceSpec }, user: { name: string; groups: string[] }): Promise<void> {
+  async proxy(
+    req: IncomingMessage,
+    res: ServerResponse,
+    claim: KubeObject & { spec: APIServiceSpec },
+    user: { name: string; groups: string[] },
+  ): Promise<void> {
     const backend = await this.backend(claim.spec);
-    if (!backend) throw errors.unavailable(`service unavailable: no ready endpoints for APIService ${claim.metadata.name}`);
+    if (!backend)
+      throw errors.unavailable(
+        `service unavailable: no ready endpoints for APIService ${claim.metadata.name}`,
+      );
     const headers: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
     headers["x-remote-user"] = user.name;
     headers["x-remote-group"] = user.groups;
     headers["x-forwarded-for"] = req.socket.remoteAddress ?? "";
@@ -182,7 +221,8 @@ export class Aggregator {
       throw errors.unavailable(`error trying to reach service: ${(e as Error).message}`);
     }
     const out: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(upstream.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+    for (const [k, v] of Object.entries(upstream.headers))
+      if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
     res.writeHead(upstream.statusCode, out);
     res.flushHeaders();
     const abort = () => upstream.body.destroy();
@@ -201,14 +241,21 @@ export class Aggregator {
     for (const s of this.apiServices()) {
       const spec = (s.spec ?? {}) as APIServiceSpec;
       let condition: Record<string, string>;
-      if (!spec.service?.name) condition = { status: "True", reason: "Local", message: "Local APIServices are always available" };
+      if (!spec.service?.name)
+        condition = { status: "True", reason: "Local", message: "Local APIServices are always available" };
       else {
         const backend = await this.backend(spec).catch(() => undefined);
         condition = backend
           ? { status: "True", reason: "Passed", message: "all checks passed" }
-          : { status: "False", reason: "MissingEndpoints", message: `endpoints for service/${spec.service.name} in "${spec.service.namespace ?? "default"}" have no addresses` };
+          : {
+              status: "False",
+              reason: "MissingEndpoints",
+              message: `endpoints for service/${spec.service.name} in "${spec.service.namespace ?? "default"}" have no addresses`,
+            };
       }
-      const current = ((s.status as Record<string, unknown> | undefined)?.conditions as Record<string, string>[] | undefined)?.find((c) => c.type === "Available");
+      const current = (
+        (s.status as Record<string, unknown> | undefined)?.conditions as Record<string, string>[] | undefined
+      )?.find((c) => c.type === "Available");
       if (current && current.status === condition.status && current.reason === condition.reason) continue;
       try {
         await this.registry.update(
@@ -217,7 +264,15 @@ export class Aggregator {
           s.metadata.name!,
           (cur) => ({
             ...cur,
-            status: { conditions: [{ type: "Available", lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), ...condition }] },
+            status: {
+              conditions: [
+                {
+                  type: "Available",
+                  lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+                  ...condition,
+                },
+              ],
+            },
           }),
           { subresource: "status", fieldManager: "kube-aggregator" },
         );

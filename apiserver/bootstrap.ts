@@ -11,7 +11,14 @@ import type { Registry } from "./registry.js";
 
 const NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
-async function ensure(registry: Registry, group: string, version: string, resource: string, obj: KubeObject, sameAs: (cur: KubeObject) => boolean): Promise<void> {
+async function ensure(
+  registry: Registry,
+  group: string,
+  version: string,
+  resource: string,
+  obj: KubeObject,
+  sameAs: (cur: KubeObject) => boolean,
+): Promise<void> {
   const info = findResource(group, version, resource)!;
   const ns = obj.metadata.namespace;
   const current = await registry.tryGet(info, ns, obj.metadata.name!);
@@ -24,7 +31,13 @@ async function ensure(registry: Registry, group: string, version: string, resour
     return;
   }
   if (sameAs(current)) return;
-  await registry.update(info, ns, obj.metadata.name!, (cur) => ({ ...cur, ...obj, metadata: { ...cur.metadata, labels: obj.metadata.labels } }), { fieldManager: "kube-apiserver" });
+  await registry.update(
+    info,
+    ns,
+    obj.metadata.name!,
+    (cur) => ({ ...cur, ...obj, metadata: { ...cur.metadata, labels: obj.metadata.labels } }),
+    { fieldManager: "kube-apiserver" },
+  );
 }
 
 export async function bootstrap(
@@ -40,10 +53,21 @@ export async function bootstrap(
     "v1",
     "services",
     {
-      metadata: { name: "kubernetes", namespace: "default", labels: { component: "apiserver", provider: "kubernetes" } },
-      spec: { type: "ClusterIP", clusterIP: cfg.firstServiceIP, ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: cfg.securePort }], sessionAffinity: "None" },
+      metadata: {
+        name: "kubernetes",
+        namespace: "default",
+        labels: { component: "apiserver", provider: "kubernetes" },
+      },
+      spec: {
+        type: "ClusterIP",
+        clusterIP: cfg.firstServiceIP,
+        ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: cfg.securePort }],
+        sessionAffinity: "None",
+      },
     },
-    (cur) => ((cur.spec as Record<string, unknown>).ports as { targetPort?: number }[])[0]?.targetPort === cfg.securePort,
+    (cur) =>
+      ((cur.spec as Record<string, unknown>).ports as { targetPort?: number }[])[0]?.targetPort ===
+      cfg.securePort,
   );
   const family = cfg.advertiseAddress.includes(":") ? "IPv6" : "IPv4";
   await ensure(
@@ -52,10 +76,26 @@ export async function bootstrap(
     "v1",
     "endpoints",
     {
-      metadata: { name: "kubernetes", namespace: "default", labels: { "endpointslice.kubernetes.io/skip-mirror": "true" } },
-      subsets: [{ addresses: [{ ip: cfg.advertiseAddress }], ports: [{ name: "https", port: cfg.securePort, protocol: "TCP" }] }],
+      metadata: {
+        name: "kubernetes",
+        namespace: "default",
+        labels: { "endpointslice.kubernetes.io/skip-mirror": "true" },
+      },
+      subsets: [
+        {
+          addresses: [{ ip: cfg.advertiseAddress }],
+          ports: [{ name: "https", port: cfg.securePort, protocol: "TCP" }],
+        },
+      ],
     },
-    (cur) => JSON.stringify(cur.subsets) === JSON.stringify([{ addresses: [{ ip: cfg.advertiseAddress }], ports: [{ name: "https", port: cfg.securePort, protocol: "TCP" }] }]),
+    (cur) =>
+      JSON.stringify(cur.subsets) ===
+      JSON.stringify([
+        {
+          addresses: [{ ip: cfg.advertiseAddress }],
+          ports: [{ name: "https", port: cfg.securePort, protocol: "TCP" }],
+        },
+      ]),
   );
   await ensure(
     registry,
@@ -63,12 +103,23 @@ export async function bootstrap(
     "v1",
     "endpointslices",
     {
-      metadata: { name: "kubernetes", namespace: "default", labels: { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" } },
+      metadata: {
+        name: "kubernetes",
+        namespace: "default",
+        labels: {
+          "kubernetes.io/service-name": "kubernetes",
+          "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+        },
+      },
       addressType: family,
-      endpoints: [{ addresses: [cfg.advertiseAddress], conditions: { ready: true, serving: true, terminating: false } }],
+      endpoints: [
+        { addresses: [cfg.advertiseAddress], conditions: { ready: true, serving: true, terminating: false } },
+      ],
       ports: [{ name: "https", port: cfg.securePort, protocol: "TCP" }],
     } as KubeObject,
-    (cur) => (cur.ports as { port: number }[] | undefined)?.[0]?.port === cfg.securePort && (cur.endpoints as { addresses: string[] }[])[0]?.addresses[0] === cfg.advertiseAddress,
+    (cur) =>
+      (cur.ports as { port: number }[] | undefined)?.[0]?.port === cfg.securePort &&
+      (cur.endpoints as { addresses: string[] }[])[0]?.addresses[0] === cfg.advertiseAddress,
   );
   cfg.log.info("bootstrap objects in place");
 }

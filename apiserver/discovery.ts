@@ -27,7 +27,9 @@ export interface APIResource {
 }
 
 function builtinGroups(): { group: string; versions: string[] }[] {
-  return [...groupVersions().entries()].filter(([g]) => g !== "").map(([group, versions]) => ({ group, versions }));
+  return [...groupVersions().entries()]
+    .filter(([g]) => g !== "")
+    .map(([group, versions]) => ({ group, versions }));
 }
 
 function resourcesOf(group: string, version: string): ResourceInfo[] {
@@ -52,15 +54,26 @@ function aggregatedGroups(aggregated: AggregatedGroupVersion[]): { group: string
   const byGroup = new Map<string, AggregatedGroupVersion[]>();
   for (const a of aggregated) byGroup.set(a.group, [...(byGroup.get(a.group) ?? []), a]);
   return [...byGroup.entries()]
-    .sort(([ga, a], [gb, b]) => Math.max(...b.map((x) => x.groupPriorityMinimum)) - Math.max(...a.map((x) => x.groupPriorityMinimum)) || ga.localeCompare(gb))
-    .map(([group, list]) => ({ group, versions: list.sort((a, b) => b.versionPriority - a.versionPriority).map((x) => x.version) }));
+    .sort(
+      ([ga, a], [gb, b]) =>
+        Math.max(...b.map((x) => x.groupPriorityMinimum)) -
+          Math.max(...a.map((x) => x.groupPriorityMinimum)) || ga.localeCompare(gb),
+    )
+    .map(([group, list]) => ({
+      group,
+      versions: list.sort((a, b) => b.versionPriority - a.versionPriority).map((x) => x.version),
+    }));
 }
 
 export function apiGroupList(aggregated: AggregatedGroupVersion[]): object {
   const builtin = builtinGroups();
   const known = new Set(builtin.map((g) => g.group));
   const extra = aggregatedGroups(aggregated).filter((g) => !known.has(g.group));
-  return { kind: "APIGroupList", apiVersion: "v1", groups: [...builtin, ...extra].map((g) => groupDoc(g.group, g.versions)) };
+  return {
+    kind: "APIGroupList",
+    apiVersion: "v1",
+    groups: [...builtin, ...extra].map((g) => groupDoc(g.group, g.versions)),
+  };
 }
 
 export function apiGroup(group: string, aggregated: AggregatedGroupVersion[]): object | undefined {
@@ -104,7 +117,8 @@ export function apiResourceList(group: string, version: string): object | undefi
   };
 }
 
-export const AGGREGATED_DISCOVERY_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+export const AGGREGATED_DISCOVERY_TYPE =
+  "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 const AGGREGATED_V2BETA1_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
 
 /** which aggregated discovery version the client asked for, if any */
@@ -114,7 +128,12 @@ export function wantsAggregated(accept: string | undefined): "v2" | "v2beta1" | 
     const params = part.split(";").map((s) => s.trim());
     if (params[0] !== "application/json") continue;
     const p = Object.fromEntries(params.slice(1).map((x) => x.split("=") as [string, string]));
-    if (p.g === "apidiscovery.k8s.io" && p.as === "APIGroupDiscoveryList" && (p.v === "v2" || p.v === "v2beta1")) return p.v;
+    if (
+      p.g === "apidiscovery.k8s.io" &&
+      p.as === "APIGroupDiscoveryList" &&
+      (p.v === "v2" || p.v === "v2beta1")
+    )
+      return p.v;
     if (!p.g) return undefined;
   }
   return undefined;
@@ -150,26 +169,50 @@ function discoveryVersion(group: string, version: string, resources: APIResource
   const mains = resources.filter((r) => !r.name.includes("/"));
   return {
     version,
-    resources: mains.map((m) => discoveryResource(group, version, m, resources.filter((s) => s.name.startsWith(`${m.name}/`)))),
+    resources: mains.map((m) =>
+      discoveryResource(
+        group,
+        version,
+        m,
+        resources.filter((s) => s.name.startsWith(`${m.name}/`)),
+      ),
+    ),
     freshness: "Current",
   };
 }
 
 /** aggregated discovery for /api (core only) or /apis (everything else) */
-export function aggregatedDiscovery(path: "/api" | "/apis", aggregated: AggregatedGroupVersion[], v: "v2" | "v2beta1"): object {
-  const groups: { group: string; versions: { version: string; resources: APIResource[] | undefined }[] }[] = [];
+export function aggregatedDiscovery(
+  path: "/api" | "/apis",
+  aggregated: AggregatedGroupVersion[],
+  v: "v2" | "v2beta1",
+): object {
+  const groups: { group: string; versions: { version: string; resources: APIResource[] | undefined }[] }[] =
+    [];
   if (path === "/api") {
-    groups.push({ group: "", versions: [{ version: "v1", resources: resourcesOf("", "v1").flatMap(apiResources) }] });
+    groups.push({
+      group: "",
+      versions: [{ version: "v1", resources: resourcesOf("", "v1").flatMap(apiResources) }],
+    });
   } else {
     for (const g of builtinGroups()) {
-      groups.push({ group: g.group, versions: g.versions.map((ver) => ({ version: ver, resources: resourcesOf(g.group, ver).flatMap(apiResources) })) });
+      groups.push({
+        group: g.group,
+        versions: g.versions.map((ver) => ({
+          version: ver,
+          resources: resourcesOf(g.group, ver).flatMap(apiResources),
+        })),
+      });
     }
     const known = new Set(groups.map((g) => g.group));
     for (const g of aggregatedGroups(aggregated)) {
       if (known.has(g.group)) continue;
       groups.push({
         group: g.group,
-        versions: g.versions.map((ver) => ({ version: ver, resources: aggregated.find((a) => a.group === g.group && a.version === ver)?.resources })),
+        versions: g.versions.map((ver) => ({
+          version: ver,
+          resources: aggregated.find((a) => a.group === g.group && a.version === ver)?.resources,
+        })),
       });
     }
   }

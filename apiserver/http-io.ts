@@ -25,7 +25,13 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
   return Buffer.concat(chunks);
 }
 
-export type BodyFormat = "json" | "yaml" | "json-patch" | "merge-patch" | "strategic-merge-patch" | "apply-patch";
+export type BodyFormat =
+  | "json"
+  | "yaml"
+  | "json-patch"
+  | "merge-patch"
+  | "strategic-merge-patch"
+  | "apply-patch";
 
 const PATCH_TYPES: Record<string, BodyFormat> = {
   "application/json-patch+json": "json-patch",
@@ -36,16 +42,23 @@ const PATCH_TYPES: Record<string, BodyFormat> = {
 };
 
 export function mediaType(req: IncomingMessage): string {
-  return String(req.headers["content-type"] ?? "application/json").split(";")[0]!.trim().toLowerCase();
+  return String(req.headers["content-type"] ?? "application/json")
+    .split(";")[0]!
+    .trim()
+    .toLowerCase();
 }
 
 /** the request body decoded; `allowed` lists the formats the verb takes */
-export async function decodeBody(req: IncomingMessage, allowed: BodyFormat[]): Promise<{ format: BodyFormat; value: unknown }> {
+export async function decodeBody(
+  req: IncomingMessage,
+  allowed: BodyFormat[],
+): Promise<{ format: BodyFormat; value: unknown }> {
   const type = mediaType(req);
   let format: BodyFormat | undefined = PATCH_TYPES[type];
   if (!format) {
     if (type === "application/json" || type === "" || type === "*/*") format = "json";
-    else if (type === "application/yaml" || type === "application/x-yaml" || type === "text/yaml") format = "yaml";
+    else if (type === "application/yaml" || type === "application/x-yaml" || type === "text/yaml")
+      format = "yaml";
   }
   if (!format || !allowed.includes(format)) {
     req.resume();
@@ -55,7 +68,8 @@ export async function decodeBody(req: IncomingMessage, allowed: BodyFormat[]): P
   const text = raw.toString("utf8");
   if (!text.trim()) throw errors.badRequest("the request body is empty");
   try {
-    if (format === "yaml" || format === "apply-patch") return { format, value: parseYaml(text, { strict: true, uniqueKeys: true }) };
+    if (format === "yaml" || format === "apply-patch")
+      return { format, value: parseYaml(text, { strict: true, uniqueKeys: true }) };
     return { format, value: JSON.parse(text) };
   } catch (e) {
     const what = format === "yaml" || format === "apply-patch" ? "yaml" : "json";
@@ -83,37 +97,72 @@ export function negotiate(accept: string | undefined): Negotiated {
     const [type, ...params] = part.split(";").map((s) => s.trim());
     const p = Object.fromEntries(params.map((x) => x.split("=").map((s) => s.trim()) as [string, string]));
     const t = (type ?? "").toLowerCase();
-    if (t !== "application/json" && t !== "*/*" && t !== "application/*" && t !== "application/yaml") continue;
+    if (t !== "application/json" && t !== "*/*" && t !== "application/*" && t !== "application/yaml")
+      continue;
     sawAcceptable = true;
     if (p.as) {
-      if (p.g === "meta.k8s.io" && (p.v === "v1" || p.v === "v1beta1") && ["Table", "PartialObjectMetadata", "PartialObjectMetadataList"].includes(p.as)) {
+      if (
+        p.g === "meta.k8s.io" &&
+        (p.v === "v1" || p.v === "v1beta1") &&
+        ["Table", "PartialObjectMetadata", "PartialObjectMetadataList"].includes(p.as)
+      ) {
         return { as: p.as, version: p.v };
       }
       continue;
     }
     return {};
   }
-  if (!sawAcceptable) throw errors.notAcceptable(`only the following media types are accepted: application/json, application/yaml`);
-  throw errors.notAcceptable("none of the requested representations is supported (as=Table|PartialObjectMetadata[List] in meta.k8s.io/v1)");
+  if (!sawAcceptable)
+    throw errors.notAcceptable(
+      `only the following media types are accepted: application/json, application/yaml`,
+    );
+  throw errors.notAcceptable(
+    "none of the requested representations is supported (as=Table|PartialObjectMetadata[List] in meta.k8s.io/v1)",
+  );
 }
 
-export function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  code: number,
+  body: unknown,
+  headers: Record<string, string | string[]> = {},
+): void {
   if (res.headersSent || res.writableEnded) return;
   const text = JSON.stringify(body);
-  res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), ...headers });
+  res.writeHead(code, {
+    "Content-Type": "application/json",
+    "Content-Length": Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
-export function sendStatus(res: ServerResponse, err: StatusError | Status, headers: Record<string, string | string[]> = {}): void {
+export function sendStatus(
+  res: ServerResponse,
+  err: StatusError | Status,
+  headers: Record<string, string | string[]> = {},
+): void {
   const status = err instanceof StatusError ? err.toStatus() : err;
   sendJson(res, status.code, status, headers);
 }
 
 export function successStatus(details?: Status["details"]): Status {
-  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", ...(details ? { details } : {}), code: 200 };
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Success",
+    ...(details ? { details } : {}),
+    code: 200,
+  };
 }
 
-export function sendText(res: ServerResponse, code: number, text: string, type = "text/plain; charset=utf-8"): void {
+export function sendText(
+  res: ServerResponse,
+  code: number,
+  text: string,
+  type = "text/plain; charset=utf-8",
+): void {
   if (res.headersSent) return;
   res.writeHead(code, { "Content-Type": type, "Content-Length": Buffer.byteLength(text) });
   res.end(text);

@@ -1,7 +1,14 @@
 /** namespace + labelSelector + fieldSelector of a list or watch request, as one predicate */
 import type { KubeObject } from "../api/object.js";
 import type { ResourceInfo } from "../api/resources.js";
-import { fieldsOf, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, validateFieldSelector } from "../api/selectors.js";
+import {
+  fieldsOf,
+  matchesFields,
+  matchesLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+  validateFieldSelector,
+} from "../api/selectors.js";
 
 export interface ObjectFilter {
   matches: (obj: KubeObject) => boolean;
@@ -9,7 +16,11 @@ export interface ObjectFilter {
   everything: boolean;
 }
 
-export function objectFilter(info: ResourceInfo, namespace: string | undefined, q: URLSearchParams): ObjectFilter {
+export function objectFilter(
+  info: ResourceInfo,
+  namespace: string | undefined,
+  q: URLSearchParams,
+): ObjectFilter {
   const labels = parseLabelSelector(q.get("labelSelector") ?? "");
   const fields = parseFieldSelector(q.get("fieldSelector") ?? "");
   validateFieldSelector(info.kind, fields);

@@ -33,7 +33,9 @@ export function specPart(obj: KubeObject): Record<string, unknown> {
 export function stableJson(v: unknown): string {
   return JSON.stringify(v, (_k, value) => {
     if (value && typeof value === "object" && !Array.isArray(value)) {
-      return Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      return Object.fromEntries(
+        Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      );
     }
     return value;
   });

@@ -7,7 +7,7 @@
  * its SAN set changes, when it is no longer signed by the CA, or when it nears expiry.
  */
 
-import { webcrypto, X509Certificate as NodeX509 } from "node:crypto";
+import { X509Certificate as NodeX509, webcrypto } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { dirname, join } from "node:path";
@@ -26,7 +26,11 @@ function installReflectMetadata(): void {
   const R = Reflect as unknown as Record<string, unknown>;
   if (typeof R.getMetadata === "function") return;
   const store = new WeakMap<object, Map<PropertyKey | undefined, Map<unknown, unknown>>>();
-  const own = (target: object, prop: PropertyKey | undefined, create: boolean): Map<unknown, unknown> | undefined => {
+  const own = (
+    target: object,
+    prop: PropertyKey | undefined,
+    create: boolean,
+  ): Map<unknown, unknown> | undefined => {
     let byProp = store.get(target);
     if (!byProp) {
       if (!create) return undefined;
@@ -43,7 +47,8 @@ function installReflectMetadata(): void {
   const defineMetadata = (key: unknown, value: unknown, target: object, prop?: PropertyKey) => {
     own(target, prop, true)!.set(key, value);
   };
-  const getOwnMetadata = (key: unknown, target: object, prop?: PropertyKey) => own(target, prop, false)?.get(key);
+  const getOwnMetadata = (key: unknown, target: object, prop?: PropertyKey) =>
+    own(target, prop, false)?.get(key);
   const hasOwnMetadata = (key: unknown, target: object, prop?: PropertyKey) =>
     own(target, prop, false)?.has(key) ?? false;
   const chain = (target: object): object[] => {
@@ -59,7 +64,14 @@ function installReflectMetadata(): void {
     chain(target).some((t) => hasOwnMetadata(key, t, prop));
   const metadata = (key: unknown, value: unknown) => (target: object, prop?: PropertyKey) =>
     defineMetadata(key, value, target, prop);
-  Object.assign(Reflect, { defineMetadata, getOwnMetadata, hasOwnMetadata, getMetadata, hasMetadata, metadata });
+  Object.assign(Reflect, {
+    defineMetadata,
+    getOwnMetadata,
+    hasOwnMetadata,
+    getMetadata,
+    hasMetadata,
+    metadata,
+  });
 }
 
 installReflectMetadata();
@@ -109,6 +121,12 @@ export interface Pki {
   hosts: string[];
   /** what this call created: "ca", "apiserver", "admin" */
   created: string[];
+  /** shorthands for the PEM texts above */
+  caPem: string;
+  servingCertPem: string;
+  servingKeyPem: string;
+  adminCertPem: string;
+  adminKeyPem: string;
 }
 
 export interface EnsurePkiOptions {
@@ -208,7 +226,12 @@ function ipBytes(ip: string): number[] {
   const tail: number[] = [];
   const lastColon = text.lastIndexOf(":");
   if (text.slice(lastColon + 1).includes(".")) {
-    tail.push(...text.slice(lastColon + 1).split(".").map(Number));
+    tail.push(
+      ...text
+        .slice(lastColon + 1)
+        .split(".")
+        .map(Number),
+    );
     text = `${text.slice(0, lastColon + 1)}0:0`;
   }
   const [head, rest] = text.includes("::") ? text.split("::") : [text, undefined];
@@ -298,11 +321,19 @@ export async function createCertificateAuthority(
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { cert, key: keys.privateKey, certPem: cert.toString("pem") + "\n", keyPem: await privateKeyPem(keys.privateKey) };
+  return {
+    cert,
+    key: keys.privateKey,
+    certPem: cert.toString("pem") + "\n",
+    keyPem: await privateKeyPem(keys.privateKey),
+  };
 }
 
 /** Loads a CA from PEM text. */
-export async function loadCertificateAuthority(certPem: string, keyPem: string): Promise<CertificateAuthority> {
+export async function loadCertificateAuthority(
+  certPem: string,
+  keyPem: string,
+): Promise<CertificateAuthority> {
   return { cert: new x509.X509Certificate(certPem), key: await importPrivateKey(keyPem), certPem, keyPem };
 }
 
@@ -323,7 +354,10 @@ async function issueLeaf(ca: CertificateAuthority, o: LeafOptions): Promise<KeyP
   if (o.usage !== "server") eku.push(x509.ExtendedKeyUsage.clientAuth);
   const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+    new x509.KeyUsagesExtension(
+      x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+      true,
+    ),
     new x509.ExtendedKeyUsageExtension(eku),
     await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
@@ -421,9 +455,13 @@ async function keyMatchesCert(pair: KeyPairPem): Promise<boolean> {
     const key = await importPrivateKey(pair.keyPem);
     const probe = Buffer.from("kubeplane-pki-probe");
     const sig = await subtle.sign(SIGN_ALG, key, probe);
-    const pub = await subtle.importKey("spki", cert.publicKey.export({ type: "spki", format: "der" }), EC_ALG, false, [
-      "verify",
-    ]);
+    const pub = await subtle.importKey(
+      "spki",
+      cert.publicKey.export({ type: "spki", format: "der" }),
+      EC_ALG,
+      false,
+      ["verify"],
+    );
     return await subtle.verify(SIGN_ALG, pub, sig, probe);
   } catch {
     return false;
@@ -472,7 +510,19 @@ export async function ensurePki(dataDir: string, opts: EnsurePkiOptions): Promis
     created.push("admin");
   }
 
-  return { paths, ca, serving, admin, hosts, created };
+  return {
+    paths,
+    ca,
+    serving,
+    admin,
+    hosts,
+    created,
+    caPem: ca.certPem,
+    servingCertPem: serving.certPem,
+    servingKeyPem: serving.keyPem,
+    adminCertPem: admin.certPem,
+    adminKeyPem: admin.keyPem,
+  };
 }
 
 async function loadPair(certPath: string, keyPath: string): Promise<KeyPairPem | undefined> {

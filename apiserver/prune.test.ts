@@ -5,7 +5,10 @@ import { pruneUnknownFields } from "./prune.js";
 const schema: ObjectNode = {
   type: "object",
   fields: {
-    metadata: { type: "object", fields: { name: { type: "string" }, labels: { type: "map", values: { type: "string" } } } },
+    metadata: {
+      type: "object",
+      fields: { name: { type: "string" }, labels: { type: "map", values: { type: "string" } } },
+    },
     spec: {
       type: "object",
       fields: {

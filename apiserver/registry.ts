@@ -13,7 +13,6 @@ import { apiVersionOf, type ResourceInfo } from "../api/resources.js";
 import { errors, StatusError } from "../api/status.js";
 import { validateCreate, validateUpdate } from "../api/validation.js";
 import { deepClone, generateNameSuffix, newUid, nowTimestamp, sameJson, specPart } from "./object-meta.js";
-import { type Strategy, strategyFor } from "./strategies.js";
 import {
   CompactedError,
   KeyExistsError,
@@ -22,6 +21,7 @@ import {
   RevisionMismatchError,
   type Storage,
 } from "./storage/types.js";
+import { type Strategy, strategyFor } from "./strategies.js";
 import { fromStored, storedApiVersion, toStored } from "./versioning.js";
 import type { WatchCache } from "./watch-cache.js";
 
@@ -70,11 +70,18 @@ function encodeContinue(t: ContinueToken): string {
 
 function decodeContinue(s: string): ContinueToken {
   try {
-    const t = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as { v?: string; rv?: number; start?: string };
-    if (t.v !== "meta.k8s.io/v1" || typeof t.rv !== "number" || typeof t.start !== "string" || t.rv <= 0) throw new Error();
+    const t = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as {
+      v?: string;
+      rv?: number;
+      start?: string;
+    };
+    if (t.v !== "meta.k8s.io/v1" || typeof t.rv !== "number" || typeof t.start !== "string" || t.rv <= 0)
+      throw new Error();
     return { rv: t.rv, start: t.start };
   } catch {
-    throw errors.badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    throw errors.badRequest(
+      "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+    );
   }
 }
 
@@ -98,11 +105,15 @@ export class Registry {
   }
 
   key(info: ResourceInfo, namespace: string | undefined, name: string): string {
-    return info.namespaced ? `/registry/${info.storagePrefix}/${namespace}/${name}` : `/registry/${info.storagePrefix}/${name}`;
+    return info.namespaced
+      ? `/registry/${info.storagePrefix}/${namespace}/${name}`
+      : `/registry/${info.storagePrefix}/${name}`;
   }
 
   prefix(info: ResourceInfo, namespace?: string): string {
-    return info.namespaced && namespace ? `/registry/${info.storagePrefix}/${namespace}/` : `/registry/${info.storagePrefix}/`;
+    return info.namespaced && namespace
+      ? `/registry/${info.storagePrefix}/${namespace}/`
+      : `/registry/${info.storagePrefix}/`;
   }
 
   cacheFor(info: ResourceInfo): WatchCache | undefined {
@@ -125,7 +136,11 @@ export class Registry {
     return errors.notFound(info.group, info.resource, name);
   }
 
-  async getStored(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KeyValue | undefined> {
+  async getStored(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<KeyValue | undefined> {
     return this.storage.get(this.key(info, namespace, name));
   }
 
@@ -135,7 +150,11 @@ export class Registry {
     return this.decode(info, kv);
   }
 
-  async tryGet(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+  async tryGet(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<KubeObject | undefined> {
     const kv = await this.getStored(info, namespace, name);
     return kv ? this.decode(info, kv) : undefined;
   }
@@ -165,7 +184,11 @@ export class Registry {
       const t = decodeContinue(opts.continue);
       revision = t.rv;
       startAfter = t.start;
-    } else if (opts.resourceVersion && opts.resourceVersion !== "0" && opts.resourceVersionMatch === "Exact") {
+    } else if (
+      opts.resourceVersion &&
+      opts.resourceVersion !== "0" &&
+      opts.resourceVersionMatch === "Exact"
+    ) {
       revision = Number(opts.resourceVersion);
     }
     const limit = opts.limit && opts.limit > 0 ? opts.limit : undefined;
@@ -218,12 +241,21 @@ export class Registry {
     return { registry: this, storage: this.storage };
   }
 
-  private validationError(info: ResourceInfo, name: string, causes: ReturnType<typeof validateCreate>): StatusError {
+  private validationError(
+    info: ResourceInfo,
+    name: string,
+    causes: ReturnType<typeof validateCreate>,
+  ): StatusError {
     return errors.invalid(info.group, info.kind, name, causes);
   }
 
   /** create: name generation, uid, timestamps, defaults, validation, strategy, store */
-  async create(info: ResourceInfo, namespace: string | undefined, input: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
+  async create(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    input: KubeObject,
+    opts: WriteOptions = {},
+  ): Promise<KubeObject> {
     const obj = deepClone(input);
     obj.apiVersion = apiVersionOf(info);
     obj.kind = info.kind;
@@ -253,7 +285,8 @@ export class Registry {
     if (stored.metadata.managedFields.length === 0) delete stored.metadata.managedFields;
     const key = this.key(info, namespace, stored.metadata.name!);
     if (opts.dryRun) {
-      if (await this.storage.get(key)) throw errors.alreadyExists(info.group, info.resource, stored.metadata.name!);
+      if (await this.storage.get(key))
+        throw errors.alreadyExists(info.group, info.resource, stored.metadata.name!);
       await strategy.rollbackCreate?.(stored, this.context());
       return fromStored(info, stored);
     }
@@ -262,7 +295,8 @@ export class Registry {
       stored.metadata.resourceVersion = String(kv.modRevision);
     } catch (e) {
       await strategy.rollbackCreate?.(stored, this.context());
-      if (e instanceof KeyExistsError) throw errors.alreadyExists(info.group, info.resource, stored.metadata.name!);
+      if (e instanceof KeyExistsError)
+        throw errors.alreadyExists(info.group, info.resource, stored.metadata.name!);
       throw e;
     }
     return fromStored(info, stored);
@@ -271,7 +305,11 @@ export class Registry {
   private async requireNamespace(namespace: string): Promise<void> {
     const nsKey = `/registry/namespaces/${namespace}`;
     const kv = await this.storage.get(nsKey);
-    if (!kv) throw new StatusError(404, "NotFound", `namespaces "${namespace}" not found`, { name: namespace, kind: "namespaces" });
+    if (!kv)
+      throw new StatusError(404, "NotFound", `namespaces "${namespace}" not found`, {
+        name: namespace,
+        kind: "namespaces",
+      });
     const ns = JSON.parse(kv.value) as KubeObject;
     if (ns.metadata.deletionTimestamp) {
       throw new StatusError(
@@ -303,7 +341,12 @@ export class Registry {
       const desired = deepClone(await mutate(deepClone(current)));
       const rv = opts.expectedRV ?? desired.metadata?.resourceVersion;
       if (rv !== undefined && rv !== "" && rv !== current.metadata.resourceVersion) {
-        throw errors.conflict(info.group, info.resource, name, "the object has been modified; please apply your changes to the latest version and try again");
+        throw errors.conflict(
+          info.group,
+          info.resource,
+          name,
+          "the object has been modified; please apply your changes to the latest version and try again",
+        );
       }
       const { stored, changed, removeNow } = await this.prepareUpdate(info, current, desired, opts);
       if (!changed) return current;
@@ -320,7 +363,12 @@ export class Registry {
       } catch (e) {
         if (e instanceof RevisionMismatchError && rv === undefined && attempt < 10) continue;
         if (e instanceof RevisionMismatchError) {
-          throw errors.conflict(info.group, info.resource, name, "the object has been modified; please apply your changes to the latest version and try again");
+          throw errors.conflict(
+            info.group,
+            info.resource,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+          );
         }
         if (e instanceof KeyNotFoundError) throw this.notFound(info, name);
         throw e;
@@ -376,7 +424,11 @@ export class Registry {
       const added = (meta.finalizers ?? []).filter((f) => !before.has(f));
       if (added.length) {
         throw errors.invalid(info.group, info.kind, old.name!, [
-          { reason: "FieldValueForbidden", field: "metadata.finalizers", message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` },
+          {
+            reason: "FieldValueForbidden",
+            field: "metadata.finalizers",
+            message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`,
+          },
         ]);
       }
     }
@@ -390,7 +442,10 @@ export class Registry {
         : updateManagedFields(storedOld, stored, opts.fieldManager ?? "unknown", "Update", opts.subresource);
     if (managed.length) stored.metadata.managedFields = managed;
     else delete stored.metadata.managedFields;
-    const changed = !sameJson({ ...stored, metadata: { ...stored.metadata, managedFields: undefined } }, { ...storedOld, metadata: { ...storedOld.metadata, managedFields: undefined } });
+    const changed = !sameJson(
+      { ...stored, metadata: { ...stored.metadata, managedFields: undefined } },
+      { ...storedOld, metadata: { ...storedOld.metadata, managedFields: undefined } },
+    );
     const removeNow =
       !!stored.metadata.deletionTimestamp &&
       (stored.metadata.finalizers ?? []).length === 0 &&
@@ -399,11 +454,22 @@ export class Registry {
   }
 
   /** write a complete object computed elsewhere (patch, apply) with a precondition on its RV */
-  async replace(info: ResourceInfo, namespace: string | undefined, name: string, desired: KubeObject, opts: WriteOptions & { expectedRV: string }): Promise<KubeObject> {
+  async replace(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    desired: KubeObject,
+    opts: WriteOptions & { expectedRV: string },
+  ): Promise<KubeObject> {
     return this.update(info, namespace, name, () => desired, opts);
   }
 
-  async delete(info: ResourceInfo, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<{ object: KubeObject; gone: boolean }> {
+  async delete(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    opts: DeleteOptions = {},
+  ): Promise<{ object: KubeObject; gone: boolean }> {
     const key = this.key(info, namespace, name);
     for (let attempt = 0; ; attempt++) {
       const kv = await this.storage.get(key);
@@ -411,10 +477,20 @@ export class Registry {
       const current = this.decode(info, kv);
       const pre = opts.preconditions;
       if (pre?.uid && pre.uid !== current.metadata.uid) {
-        throw errors.conflict(info.group, info.resource, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
+        throw errors.conflict(
+          info.group,
+          info.resource,
+          name,
+          `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`,
+        );
       }
       if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
-        throw errors.conflict(info.group, info.resource, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+        throw errors.conflict(
+          info.group,
+          info.resource,
+          name,
+          `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`,
+        );
       }
       const stored = toStored(info, current);
       const strategy = this.strategy(info);
@@ -429,7 +505,10 @@ export class Registry {
         // deletion in progress: mark it and let finalizers (or the kubelet) finish the job
         const now = new Date();
         const already = meta.deletionTimestamp;
-        if (!already || (graceful && grace! < (meta.deletionGracePeriodSeconds ?? Number.POSITIVE_INFINITY))) {
+        if (
+          !already ||
+          (graceful && grace! < (meta.deletionGracePeriodSeconds ?? Number.POSITIVE_INFINITY))
+        ) {
           meta.deletionTimestamp = nowTimestamp(new Date(now.getTime() + (graceful ? grace! * 1000 : 0)));
           meta.deletionGracePeriodSeconds = graceful ? grace! : 0;
         }

@@ -6,11 +6,24 @@ const q = (s = "") => new URLSearchParams(s);
 describe("requestInfo", () => {
   it("parses namespaced resources with subresources", () => {
     const i = requestInfo("PUT", "/api/v1/namespaces/default/pods/web/status", q());
-    expect(i).toMatchObject({ group: "", version: "v1", namespace: "default", resource: "pods", name: "web", subresource: "status", verb: "update" });
+    expect(i).toMatchObject({
+      group: "",
+      version: "v1",
+      namespace: "default",
+      resource: "pods",
+      name: "web",
+      subresource: "status",
+      verb: "update",
+    });
   });
   it("treats /namespaces/<name> as the namespace object", () => {
     const i = requestInfo("GET", "/api/v1/namespaces/kube-system", q());
-    expect(i).toMatchObject({ resource: "namespaces", name: "kube-system", namespace: "kube-system", verb: "get" });
+    expect(i).toMatchObject({
+      resource: "namespaces",
+      name: "kube-system",
+      namespace: "kube-system",
+      verb: "get",
+    });
     const f = requestInfo("PUT", "/api/v1/namespaces/kube-system/finalize", q());
     expect(f).toMatchObject({ resource: "namespaces", name: "kube-system", subresource: "finalize" });
   });

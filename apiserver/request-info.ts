@@ -24,7 +24,14 @@ const NAMESPACE_SUBRESOURCES = new Set(["status", "finalize"]);
 
 export function requestInfo(method: string, path: string, query: URLSearchParams): RequestInfo {
   const segments = path.split("/").filter(Boolean);
-  const base: RequestInfo = { isResourceRequest: false, path, verb: method.toLowerCase(), group: "", version: "", parts: [] };
+  const base: RequestInfo = {
+    isResourceRequest: false,
+    path,
+    verb: method.toLowerCase(),
+    group: "",
+    version: "",
+    parts: [],
+  };
   const prefix = segments[0];
   if (prefix !== "api" && prefix !== "apis") return base;
   let rest: string[];

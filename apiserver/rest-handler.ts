@@ -53,7 +53,11 @@ function intParam(q: Query, name: string, opts: { min?: number; max?: number } =
   if (raw === null || raw === "") return undefined;
   if (!/^-?\d+$/.test(raw)) throw errors.badRequest(`invalid value for ${name}: "${raw}" is not an integer`);
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
+  if (
+    !Number.isSafeInteger(n) ||
+    (opts.min !== undefined && n < opts.min) ||
+    (opts.max !== undefined && n > opts.max)
+  ) {
     throw errors.badRequest(`invalid value for ${name}: ${raw} is out of range`);
   }
   return n;
@@ -62,13 +66,15 @@ function intParam(q: Query, name: string, opts: { min?: number; max?: number } =
 function resourceVersionParam(q: Query): string | undefined {
   const rv = q.get("resourceVersion");
   if (rv === null || rv === "") return undefined;
-  if (!/^\d{1,19}$/.test(rv)) throw errors.badRequest(`invalid resource version: "${rv}": resourceVersion must be a decimal integer`);
+  if (!/^\d{1,19}$/.test(rv))
+    throw errors.badRequest(`invalid resource version: "${rv}": resourceVersion must be a decimal integer`);
   return rv;
 }
 
 function dryRunParam(q: Query): boolean {
   const all = q.getAll("dryRun");
-  for (const v of all) if (v !== "All") throw errors.badRequest(`Invalid value: "${v}": supported values: "All"`);
+  for (const v of all)
+    if (v !== "All") throw errors.badRequest(`Invalid value: "${v}": supported values: "All"`);
   return all.length > 0;
 }
 
@@ -84,11 +90,13 @@ function fieldValidationParam(q: Query): FieldValidation {
 function fieldManagerParam(q: Query, required: boolean): string | undefined {
   const m = q.get("fieldManager");
   if (m === null || m === "") {
-    if (required) throw errors.badRequest("PATCH requests of type application/apply-patch+yaml must have a fieldManager");
+    if (required)
+      throw errors.badRequest("PATCH requests of type application/apply-patch+yaml must have a fieldManager");
     return undefined;
   }
   if (m.length > 128) throw errors.badRequest(`fieldManager: Too long: may not be longer than 128`);
-  if (!/^[\x20-\x7e]+$/.test(m)) throw errors.badRequest("fieldManager: Invalid value: must only contain printable characters");
+  if (!/^[\x20-\x7e]+$/.test(m))
+    throw errors.badRequest("fieldManager: Invalid value: must only contain printable characters");
   return m;
 }
 
@@ -102,10 +110,17 @@ function schemaOf(info: ResourceInfo): SchemaNode {
 }
 
 /** unknown fields and type errors per fieldValidation; returns warnings to send */
-function checkFields(info: ResourceInfo, obj: Record<string, unknown>, mode: FieldValidation, schema = schemaOf(info)): string[] {
+function checkFields(
+  info: ResourceInfo,
+  obj: Record<string, unknown>,
+  mode: FieldValidation,
+  schema = schemaOf(info),
+): string[] {
   const { unknownFields, typeErrors } = checkStructure(obj, schema);
   if (typeErrors.length) {
-    throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${typeErrors.map((e) => `${e.field}: ${e.message}`).join("; ")}`);
+    throw errors.badRequest(
+      `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${typeErrors.map((e) => `${e.field}: ${e.message}`).join("; ")}`,
+    );
   }
   if (!unknownFields.length) return [];
   const names = unknownFields.map((f) => f.replace(/^\./, ""));
@@ -116,28 +131,45 @@ function checkFields(info: ResourceInfo, obj: Record<string, unknown>, mode: Fie
   return mode === "Warn" ? names.map((n) => `unknown field "${n}"`) : [];
 }
 
-function checkTypeMeta(info: ResourceInfo, obj: Record<string, unknown>, expectedKind = info.kind, expectedVersion = apiVersionOf(info)): void {
+function checkTypeMeta(
+  info: ResourceInfo,
+  obj: Record<string, unknown>,
+  expectedKind = info.kind,
+  expectedVersion = apiVersionOf(info),
+): void {
   if (obj.apiVersion !== undefined && obj.apiVersion !== expectedVersion) {
-    throw errors.badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${expectedVersion})`);
+    throw errors.badRequest(
+      `the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${expectedVersion})`,
+    );
   }
   if (obj.kind !== undefined && obj.kind !== expectedKind) {
-    throw errors.badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${expectedKind})`);
+    throw errors.badRequest(
+      `the kind in the data (${String(obj.kind)}) does not match the expected kind (${expectedKind})`,
+    );
   }
-  if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw errors.badRequest("metadata must be an object");
+  if (obj.metadata !== undefined && !isPlainObject(obj.metadata))
+    throw errors.badRequest("metadata must be an object");
 }
 
 function checkNamespace(info: ResourceInfo, ri: RequestInfo, obj: KubeObject): void {
   if (!info.namespaced) return;
   const ns = obj.metadata?.namespace;
   if (ns !== undefined && ns !== "" && ns !== ri.namespace) {
-    throw errors.badRequest("the namespace of the provided object does not match the namespace sent on the request");
+    throw errors.badRequest(
+      "the namespace of the provided object does not match the namespace sent on the request",
+    );
   }
 }
 
 function represent(info: ResourceInfo, neg: Negotiated, obj: KubeObject, q: Query): unknown {
-  if (neg.as === "Table") return toTable(info, [obj], { includeObject: includeObjectParam(q), listMeta: { resourceVersion: obj.metadata.resourceVersion } });
+  if (neg.as === "Table")
+    return toTable(info, [obj], {
+      includeObject: includeObjectParam(q),
+      listMeta: { resourceVersion: obj.metadata.resourceVersion },
+    });
   if (neg.as === "PartialObjectMetadata") return partial(obj, neg.version);
-  if (neg.as === "PartialObjectMetadataList") throw errors.notAcceptable("PartialObjectMetadataList is only served for lists");
+  if (neg.as === "PartialObjectMetadataList")
+    throw errors.notAcceptable("PartialObjectMetadataList is only served for lists");
   return obj;
 }
 
@@ -146,9 +178,15 @@ function partial(obj: KubeObject, version = "v1"): KubeObject {
 }
 
 function representList(info: ResourceInfo, neg: Negotiated, list: KubeList, q: Query): unknown {
-  if (neg.as === "Table") return toTable(info, list.items, { includeObject: includeObjectParam(q), listMeta: list.metadata });
+  if (neg.as === "Table")
+    return toTable(info, list.items, { includeObject: includeObjectParam(q), listMeta: list.metadata });
   if (neg.as === "PartialObjectMetadataList" || neg.as === "PartialObjectMetadata") {
-    return { kind: "PartialObjectMetadataList", apiVersion: `meta.k8s.io/${neg.version ?? "v1"}`, metadata: list.metadata, items: list.items.map((o) => partial(o, neg.version)) };
+    return {
+      kind: "PartialObjectMetadataList",
+      apiVersion: `meta.k8s.io/${neg.version ?? "v1"}`,
+      metadata: list.metadata,
+      items: list.items.map((o) => partial(o, neg.version)),
+    };
   }
   return list;
 }
@@ -162,18 +200,26 @@ function includeObjectParam(q: Query): "None" | "Metadata" | "Object" {
 
 function deleteOptions(q: Query, body: Record<string, unknown> | undefined): DeleteOptions {
   const opts: DeleteOptions = {};
-  const grace = intParam(q, "gracePeriodSeconds", { min: 0 }) ?? (typeof body?.gracePeriodSeconds === "number" ? body.gracePeriodSeconds : undefined);
+  const grace =
+    intParam(q, "gracePeriodSeconds", { min: 0 }) ??
+    (typeof body?.gracePeriodSeconds === "number" ? body.gracePeriodSeconds : undefined);
   if (grace !== undefined) opts.gracePeriodSeconds = grace;
   const policy = q.get("propagationPolicy") ?? (body?.propagationPolicy as string | undefined);
   const orphan = q.get("orphanDependents") ?? (body?.orphanDependents as boolean | string | undefined);
   if (policy) {
     if (policy !== "Orphan" && policy !== "Background" && policy !== "Foreground") {
-      throw errors.badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`);
+      throw errors.badRequest(
+        `propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`,
+      );
     }
     opts.propagationPolicy = policy;
   } else if (orphan === true || orphan === "true") opts.propagationPolicy = "Orphan";
   const pre = body?.preconditions;
-  if (isPlainObject(pre)) opts.preconditions = { uid: pre.uid as string | undefined, resourceVersion: pre.resourceVersion as string | undefined };
+  if (isPlainObject(pre))
+    opts.preconditions = {
+      uid: pre.uid as string | undefined,
+      resourceVersion: pre.resourceVersion as string | undefined,
+    };
   const dry = body?.dryRun;
   if (Array.isArray(dry) && dry.includes("All")) opts.dryRun = true;
   if (dryRunParam(q)) opts.dryRun = true;
@@ -183,7 +229,9 @@ function deleteOptions(q: Query, body: Record<string, unknown> | undefined): Del
 function scaleOf(info: ResourceInfo, obj: KubeObject): KubeObject {
   const spec = (obj.spec ?? {}) as Record<string, unknown>;
   const status = (obj.status ?? {}) as Record<string, unknown>;
-  const selector = isPlainObject(spec.selector) ? selectorToString(labelSelectorFromObject(spec.selector)) : "";
+  const selector = isPlainObject(spec.selector)
+    ? selectorToString(labelSelectorFromObject(spec.selector))
+    : "";
   return {
     kind: "Scale",
     apiVersion: "autoscaling/v1",
@@ -206,20 +254,33 @@ export class RestHandler {
     return this.ctx.registry;
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query): Promise<void> {
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+  ): Promise<void> {
     const sub = ri.subresource;
     if (sub !== undefined) {
-      const known = info.subresources?.find((s) => s.name === sub) ?? (sub === "finalize" && info.resource === "namespaces" ? { name: "finalize", verbs: ["update"] } : undefined);
+      const known =
+        info.subresources?.find((s) => s.name === sub) ??
+        (sub === "finalize" && info.resource === "namespaces"
+          ? { name: "finalize", verbs: ["update"] }
+          : undefined);
       if (!known) throw errors.pathNotFound(ri.path);
-      if (!(known.verbs as string[]).includes(ri.verb)) throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
+      if (!(known.verbs as string[]).includes(ri.verb))
+        throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
       return this.subresource(req, res, ri, info, q, sub);
     }
     if (info.namespaced && ri.namespace === undefined && !["list", "watch"].includes(ri.verb)) {
       if (ri.verb === "create" || ri.verb === "deletecollection") throw errors.pathNotFound(ri.path);
       throw errors.pathNotFound(ri.path);
     }
-    if (!info.namespaced && ri.namespace !== undefined && info.resource !== "namespaces") throw errors.pathNotFound(ri.path);
-    if (!(info.verbs as string[]).includes(ri.verb)) throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
+    if (!info.namespaced && ri.namespace !== undefined && info.resource !== "namespaces")
+      throw errors.pathNotFound(ri.path);
+    if (!(info.verbs as string[]).includes(ri.verb))
+      throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
     switch (ri.verb) {
       case "get":
         return this.get(req, res, ri, info, q);
@@ -242,36 +303,68 @@ export class RestHandler {
     }
   }
 
-  private async get(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query): Promise<void> {
+  private async get(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+  ): Promise<void> {
     const neg = negotiate(req.headers.accept);
     resourceVersionParam(q);
     const obj = await this.registry.get(info, ri.namespace, ri.name!);
     sendJson(res, 200, represent(info, neg, obj, q));
   }
 
-  private async list(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query): Promise<void> {
+  private async list(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+  ): Promise<void> {
     const neg = negotiate(req.headers.accept);
     const limit = intParam(q, "limit", { min: 0 });
     const rv = resourceVersionParam(q);
     const rvMatch = q.get("resourceVersionMatch") ?? undefined;
-    if (rvMatch && !["Exact", "NotOlderThan"].includes(rvMatch)) throw errors.badRequest(`resourceVersionMatch: Unsupported value: "${rvMatch}": supported values: "Exact", "NotOlderThan"`);
-    if (rvMatch && !rv) throw errors.badRequest("resourceVersionMatch is forbidden unless resourceVersion is provided");
-    if (rvMatch === "Exact" && rv === "0") throw errors.badRequest('resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
+    if (rvMatch && !["Exact", "NotOlderThan"].includes(rvMatch))
+      throw errors.badRequest(
+        `resourceVersionMatch: Unsupported value: "${rvMatch}": supported values: "Exact", "NotOlderThan"`,
+      );
+    if (rvMatch && !rv)
+      throw errors.badRequest("resourceVersionMatch is forbidden unless resourceVersion is provided");
+    if (rvMatch === "Exact" && rv === "0")
+      throw errors.badRequest('resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
     const cont = q.get("continue") ?? undefined;
     if (cont && rv) throw errors.badRequest("specifying resource version is not allowed when using continue");
     const filter = objectFilter(info, ri.namespace, q);
-    const list = await this.registry.list(info, { namespace: ri.namespace, limit, continue: cont, resourceVersion: rv, resourceVersionMatch: rvMatch, filter: filter.matches });
+    const list = await this.registry.list(info, {
+      namespace: ri.namespace,
+      limit,
+      continue: cont,
+      resourceVersion: rv,
+      resourceVersionMatch: rvMatch,
+      filter: filter.matches,
+    });
     sendJson(res, 200, representList(info, neg, list, q));
   }
 
-  private async watch(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query): Promise<void> {
+  private async watch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+  ): Promise<void> {
     const neg = negotiate(req.headers.accept);
     const rv = resourceVersionParam(q);
     const timeout = intParam(q, "timeoutSeconds", { min: 0, max: 24 * 3600 });
     const bookmarks = q.get("allowWatchBookmarks") === "true";
     const sendInitialEvents = q.get("sendInitialEvents") === "true";
-    if (sendInitialEvents && !bookmarks) throw errors.badRequest("sendInitialEvents requires allowWatchBookmarks=true");
-    if (ri.name !== undefined) q.set("fieldSelector", [q.get("fieldSelector"), `metadata.name=${ri.name}`].filter(Boolean).join(","));
+    if (sendInitialEvents && !bookmarks)
+      throw errors.badRequest("sendInitialEvents requires allowWatchBookmarks=true");
+    if (ri.name !== undefined)
+      q.set("fieldSelector", [q.get("fieldSelector"), `metadata.name=${ri.name}`].filter(Boolean).join(","));
     const filter = objectFilter(info, ri.namespace, q);
     const cache = this.registry.cacheFor(info);
     if (!cache) throw errors.methodNotAllowed(`watch is not supported on ${info.resource}`);
@@ -288,7 +381,11 @@ export class RestHandler {
     const close = () => watcher.close();
     req.on("close", close);
     res.on("close", close);
-    res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private", "Transfer-Encoding": "chunked" });
+    res.writeHead(200, {
+      "Content-Type": "application/json",
+      "Cache-Control": "no-cache, private",
+      "Transfer-Encoding": "chunked",
+    });
     res.flushHeaders();
     const apiVersion = apiVersionOf(info);
     const includeObject = includeObjectParam(q);
@@ -310,7 +407,13 @@ export class RestHandler {
     }
   }
 
-  private watchLine(info: ResourceInfo, neg: Negotiated, item: WatchItem, apiVersion: string, includeObject: "None" | "Metadata" | "Object"): string {
+  private watchLine(
+    info: ResourceInfo,
+    neg: Negotiated,
+    item: WatchItem,
+    apiVersion: string,
+    includeObject: "None" | "Metadata" | "Object",
+  ): string {
     if (item.type === "BOOKMARK") {
       const metadata: Record<string, unknown> = { resourceVersion: String(item.revision) };
       if (item.initialEventsEnd) metadata.annotations = { "k8s.io/initial-events-end": "true" };
@@ -326,12 +429,22 @@ export class RestHandler {
     }
     const obj = info.storedAs ? fromStored(info, item.object) : item.object;
     let out: unknown = obj;
-    if (neg.as === "Table") out = toTable(info, [obj], { includeObject, listMeta: { resourceVersion: obj.metadata.resourceVersion } });
+    if (neg.as === "Table")
+      out = toTable(info, [obj], {
+        includeObject,
+        listMeta: { resourceVersion: obj.metadata.resourceVersion },
+      });
     else if (neg.as) out = partial(obj, neg.version);
     return `{"type":"${item.type}","object":${JSON.stringify(out)}}\n`;
   }
 
-  private async create(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query): Promise<void> {
+  private async create(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+  ): Promise<void> {
     const neg = negotiate(req.headers.accept);
     const dryRun = dryRunParam(q);
     const mode = fieldValidationParam(q);
@@ -344,10 +457,22 @@ export class RestHandler {
     obj.metadata ??= {};
     checkNamespace(info, ri, obj);
     const created = await this.registry.create(info, ri.namespace, obj, { dryRun, fieldManager: manager });
-    sendJson(res, 201, represent(info, neg, created, q), warnings.length ? { Warning: warnings.map(warningHeader) } : {});
+    sendJson(
+      res,
+      201,
+      represent(info, neg, created, q),
+      warnings.length ? { Warning: warnings.map(warningHeader) } : {},
+    );
   }
 
-  private async update(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query, subresource?: string): Promise<void> {
+  private async update(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+    subresource?: string,
+  ): Promise<void> {
     const neg = negotiate(req.headers.accept);
     const dryRun = dryRunParam(q);
     const mode = fieldValidationParam(q);
@@ -360,18 +485,30 @@ export class RestHandler {
     obj.metadata ??= {};
     checkNamespace(info, ri, obj);
     if (obj.metadata.name !== undefined && obj.metadata.name !== ri.name) {
-      throw errors.badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${ri.name})`);
+      throw errors.badRequest(
+        `the name of the object (${obj.metadata.name}) does not match the name on the URL (${ri.name})`,
+      );
     }
     const updated = await this.registry.update(info, ri.namespace, ri.name!, () => obj, {
       dryRun,
       fieldManager: manager,
       subresource,
     });
-    sendJson(res, 200, represent(info, neg, updated, q), warnings.length ? { Warning: warnings.map(warningHeader) } : {});
+    sendJson(
+      res,
+      200,
+      represent(info, neg, updated, q),
+      warnings.length ? { Warning: warnings.map(warningHeader) } : {},
+    );
   }
 
   /** the patched object; a missing object is only fine for server-side apply (it creates) */
-  private patchObject(format: BodyFormat, current: KubeObject | undefined, patch: unknown, schema: SchemaNode): KubeObject {
+  private patchObject(
+    format: BodyFormat,
+    current: KubeObject | undefined,
+    patch: unknown,
+    schema: SchemaNode,
+  ): KubeObject {
     if (!current) throw errors.internal("patch of a missing object");
     switch (format) {
       case "json-patch":
@@ -380,42 +517,80 @@ export class RestHandler {
       case "merge-patch":
         return applyMergePatch(current, requireObject(patch, "merge patch")) as KubeObject;
       case "strategic-merge-patch":
-        return strategicMergePatch(current, requireObject(patch, "strategic merge patch"), schema) as KubeObject;
+        return strategicMergePatch(
+          current,
+          requireObject(patch, "strategic merge patch"),
+          schema,
+        ) as KubeObject;
       default:
         throw errors.unsupportedMediaType(format);
     }
   }
 
-  private async patch(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query, subresource?: string): Promise<void> {
+  private async patch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+    subresource?: string,
+  ): Promise<void> {
     const neg = negotiate(req.headers.accept);
     const dryRun = dryRunParam(q);
     const mode = fieldValidationParam(q);
-    const { format, value } = await decodeBody(req, ["json-patch", "merge-patch", "strategic-merge-patch", "apply-patch"]);
+    const { format, value } = await decodeBody(req, [
+      "json-patch",
+      "merge-patch",
+      "strategic-merge-patch",
+      "apply-patch",
+    ]);
     const isApply = format === "apply-patch";
     const manager = fieldManagerParam(q, isApply) ?? defaultFieldManager(req);
     const force = q.get("force") === "true";
-    if (q.get("force") !== null && !isApply) throw errors.badRequest("force is only supported for server-side apply (application/apply-patch+yaml)");
+    if (q.get("force") !== null && !isApply)
+      throw errors.badRequest("force is only supported for server-side apply (application/apply-patch+yaml)");
     const schema = schemaOf(info);
     const warnings: string[] = [];
 
     if (isApply) {
       const applied = requireObject(value, "apply configuration");
       checkTypeMeta(info, applied);
-      if (!applied.apiVersion || !applied.kind) throw errors.badRequest("apiVersion and kind must be set in an apply configuration");
+      if (!applied.apiVersion || !applied.kind)
+        throw errors.badRequest("apiVersion and kind must be set in an apply configuration");
       warnings.push(...checkFields(info, applied, mode, schema));
       const meta = (applied.metadata ?? {}) as Record<string, unknown>;
       if (meta.name !== undefined && meta.name !== ri.name) {
-        throw errors.badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${ri.name})`);
+        throw errors.badRequest(
+          `the name of the object (${String(meta.name)}) does not match the name on the URL (${ri.name})`,
+        );
       }
       checkNamespace(info, ri, applied as unknown as KubeObject);
       const current = await this.registry.tryGet(info, ri.namespace, ri.name!);
       if (!current) {
         if (subresource) throw errors.notFound(info.group, info.resource, ri.name!);
-        const result = applyPatch(undefined, applied as unknown as KubeObject, { manager, force, schema, apiVersion: apiVersionOf(info) });
+        const result = applyPatch(undefined, applied as unknown as KubeObject, {
+          manager,
+          force,
+          schema,
+          apiVersion: apiVersionOf(info),
+        });
         const obj = result.object;
-        obj.metadata = { ...obj.metadata, name: ri.name, managedFields: result.managedFields as ManagedFieldsEntry[] };
-        const created = await this.registry.create(info, ri.namespace, obj, { dryRun, fieldManager: manager, managedFields: result.managedFields });
-        sendJson(res, 201, represent(info, neg, created, q), warnings.length ? { Warning: warnings.map(warningHeader) } : {});
+        obj.metadata = {
+          ...obj.metadata,
+          name: ri.name,
+          managedFields: result.managedFields as ManagedFieldsEntry[],
+        };
+        const created = await this.registry.create(info, ri.namespace, obj, {
+          dryRun,
+          fieldManager: manager,
+          managedFields: result.managedFields,
+        });
+        sendJson(
+          res,
+          201,
+          represent(info, neg, created, q),
+          warnings.length ? { Warning: warnings.map(warningHeader) } : {},
+        );
         return;
       }
       const updated = await this.registry.update(
@@ -423,14 +598,25 @@ export class RestHandler {
         ri.namespace,
         ri.name!,
         (cur) => {
-          const result = applyPatch(cur, applied as unknown as KubeObject, { manager, force, schema, apiVersion: apiVersionOf(info), subresource });
+          const result = applyPatch(cur, applied as unknown as KubeObject, {
+            manager,
+            force,
+            schema,
+            apiVersion: apiVersionOf(info),
+            subresource,
+          });
           result.object.metadata.managedFields = result.managedFields;
           result.object.metadata.resourceVersion = cur.metadata.resourceVersion;
           return result.object;
         },
         { dryRun, fieldManager: manager, subresource, managedFields: "keep" },
       );
-      sendJson(res, 200, represent(info, neg, updated, q), warnings.length ? { Warning: warnings.map(warningHeader) } : {});
+      sendJson(
+        res,
+        200,
+        represent(info, neg, updated, q),
+        warnings.length ? { Warning: warnings.map(warningHeader) } : {},
+      );
       return;
     }
 
@@ -441,17 +627,27 @@ export class RestHandler {
       (cur) => {
         const rvBefore = cur.metadata.resourceVersion;
         const patched = this.patchObject(format, cur, value, schema);
-        if (!isPlainObject(patched) || !isPlainObject(patched.metadata)) throw errors.badRequest("the patch removed the object's metadata");
+        if (!isPlainObject(patched) || !isPlainObject(patched.metadata))
+          throw errors.badRequest("the patch removed the object's metadata");
         checkTypeMeta(info, patched);
         warnings.push(...checkFields(info, patched, mode, schema));
-        if (patched.metadata.name !== cur.metadata.name) throw errors.badRequest(`the name of the object (${patched.metadata.name}) does not match the name on the URL (${ri.name})`);
+        if (patched.metadata.name !== cur.metadata.name)
+          throw errors.badRequest(
+            `the name of the object (${patched.metadata.name}) does not match the name on the URL (${ri.name})`,
+          );
         // a patch that does not name a resourceVersion applies to whatever is current
-        if (patched.metadata.resourceVersion === undefined || patched.metadata.resourceVersion === rvBefore) patched.metadata.resourceVersion = rvBefore;
+        if (patched.metadata.resourceVersion === undefined || patched.metadata.resourceVersion === rvBefore)
+          patched.metadata.resourceVersion = rvBefore;
         return patched;
       },
       { dryRun, fieldManager: manager, subresource },
     );
-    sendJson(res, 200, represent(info, neg, updated, q), warnings.length ? { Warning: [...new Set(warnings)].map(warningHeader) } : {});
+    sendJson(
+      res,
+      200,
+      represent(info, neg, updated, q),
+      warnings.length ? { Warning: [...new Set(warnings)].map(warningHeader) } : {},
+    );
   }
 
   private async readDeleteBody(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
@@ -463,21 +659,35 @@ export class RestHandler {
     return requireObject(value, "DeleteOptions");
   }
 
-  private async delete(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query): Promise<void> {
+  private async delete(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+  ): Promise<void> {
     const neg = negotiate(req.headers.accept);
     const opts = deleteOptions(q, await this.readDeleteBody(req));
     const { object } = await this.registry.delete(info, ri.namespace, ri.name!, opts);
     sendJson(res, 200, represent(info, neg, object, q));
   }
 
-  private async deleteCollection(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query): Promise<void> {
+  private async deleteCollection(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+  ): Promise<void> {
     const opts = deleteOptions(q, await this.readDeleteBody(req));
     const filter = objectFilter(info, ri.namespace, q);
     const list = await this.registry.list(info, { namespace: ri.namespace, filter: filter.matches });
     const deleted: KubeObject[] = [];
     for (const item of list.items) {
       try {
-        deleted.push((await this.registry.delete(info, item.metadata.namespace, item.metadata.name!, opts)).object);
+        deleted.push(
+          (await this.registry.delete(info, item.metadata.namespace, item.metadata.name!, opts)).object,
+        );
       } catch (e) {
         if (!(e instanceof StatusError && e.code === 404)) throw e;
       }
@@ -485,7 +695,14 @@ export class RestHandler {
     sendJson(res, 200, { ...list, items: deleted });
   }
 
-  private async subresource(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query, sub: string): Promise<void> {
+  private async subresource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+    sub: string,
+  ): Promise<void> {
     switch (sub) {
       case "status":
         if (ri.verb === "get") return this.get(req, res, ri, info, q);
@@ -500,13 +717,21 @@ export class RestHandler {
       case "finalize":
         return this.finalize(req, res, ri, info, q);
       case "log":
-        throw errors.unavailable(`pods/log is served by the node's kubelet; no kubelet serves pod "${ri.name}" yet`);
+        throw errors.unavailable(
+          `pods/log is served by the node's kubelet; no kubelet serves pod "${ri.name}" yet`,
+        );
       default:
         throw errors.pathNotFound(ri.path);
     }
   }
 
-  private async scale(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query): Promise<void> {
+  private async scale(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+  ): Promise<void> {
     if (ri.verb === "get") {
       const obj = await this.registry.get(info, ri.namespace, ri.name!);
       sendJson(res, 200, scaleOf(info, obj));
@@ -532,24 +757,42 @@ export class RestHandler {
         const next = desired(scaleOf(info, cur));
         const replicas = (next.spec as Record<string, unknown> | undefined)?.replicas;
         if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
-          throw errors.invalid("autoscaling", "Scale", ri.name!, [{ reason: "FieldValueInvalid", field: "spec.replicas", message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }]);
+          throw errors.invalid("autoscaling", "Scale", ri.name!, [
+            {
+              reason: "FieldValueInvalid",
+              field: "spec.replicas",
+              message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`,
+            },
+          ]);
         }
         const rv = next.metadata?.resourceVersion;
-        return { ...cur, metadata: { ...cur.metadata, resourceVersion: rv || cur.metadata.resourceVersion }, spec: { ...(cur.spec as object), replicas } };
+        return {
+          ...cur,
+          metadata: { ...cur.metadata, resourceVersion: rv || cur.metadata.resourceVersion },
+          spec: { ...(cur.spec as object), replicas },
+        };
       },
       { dryRun, fieldManager: manager, subresource: "scale" },
     );
     sendJson(res, 200, scaleOf(info, updated));
   }
 
-  private async binding(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query): Promise<void> {
+  private async binding(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+  ): Promise<void> {
     const dryRun = dryRunParam(q);
     const { value } = await decodeBody(req, ["json", "yaml"]);
     const body = requireObject(value);
     const target = body.target as Record<string, unknown> | undefined;
     const node = target?.name;
     if (typeof node !== "string" || !node) {
-      throw errors.invalid("", "Binding", ri.name!, [{ reason: "FieldValueRequired", field: "target.name", message: "Required value" }]);
+      throw errors.invalid("", "Binding", ri.name!, [
+        { reason: "FieldValueRequired", field: "target.name", message: "Required value" },
+      ]);
     }
     await this.registry.update(
       info,
@@ -557,11 +800,30 @@ export class RestHandler {
       ri.name!,
       (pod) => {
         const spec = (pod.spec ?? {}) as Record<string, unknown>;
-        if (spec.nodeName) throw errors.conflict("", "pods", ri.name!, `pod ${ri.name} is already assigned to node "${String(spec.nodeName)}"`);
-        if (pod.metadata.deletionTimestamp) throw errors.conflict("", "pods", ri.name!, `pod ${ri.name} is being deleted, cannot be assigned to a host`);
+        if (spec.nodeName)
+          throw errors.conflict(
+            "",
+            "pods",
+            ri.name!,
+            `pod ${ri.name} is already assigned to node "${String(spec.nodeName)}"`,
+          );
+        if (pod.metadata.deletionTimestamp)
+          throw errors.conflict(
+            "",
+            "pods",
+            ri.name!,
+            `pod ${ri.name} is being deleted, cannot be assigned to a host`,
+          );
         const status = (pod.status ?? {}) as Record<string, unknown>;
-        const conditions = ((status.conditions as Record<string, unknown>[] | undefined) ?? []).filter((c) => c.type !== "PodScheduled");
-        conditions.push({ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, "Z") });
+        const conditions = ((status.conditions as Record<string, unknown>[] | undefined) ?? []).filter(
+          (c) => c.type !== "PodScheduled",
+        );
+        conditions.push({
+          type: "PodScheduled",
+          status: "True",
+          lastProbeTime: null,
+          lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+        });
         return { ...pod, spec: { ...spec, nodeName: node }, status: { ...status, conditions } };
       },
       { dryRun, fieldManager: defaultFieldManager(req), subresource: "binding" },
@@ -569,7 +831,13 @@ export class RestHandler {
     sendJson(res, 201, { ...successStatus(), code: 201 });
   }
 
-  private async eviction(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query): Promise<void> {
+  private async eviction(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+  ): Promise<void> {
     const { value } = await decodeBody(req, ["json", "yaml"]);
     const body = requireObject(value);
     const opts = deleteOptions(q, isPlainObject(body.deleteOptions) ? body.deleteOptions : undefined);
@@ -577,17 +845,33 @@ export class RestHandler {
     sendJson(res, 201, { ...successStatus(), code: 201 });
   }
 
-  private async finalize(req: IncomingMessage, res: ServerResponse, ri: RequestInfo, info: ResourceInfo, q: Query): Promise<void> {
+  private async finalize(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    q: Query,
+  ): Promise<void> {
     const neg = negotiate(req.headers.accept);
     const dryRun = dryRunParam(q);
     const { value } = await decodeBody(req, ["json", "yaml"]);
     const body = requireObject(value);
-    const finalizers = ((body.spec as Record<string, unknown> | undefined)?.finalizers as string[] | undefined) ?? [];
+    const finalizers =
+      ((body.spec as Record<string, unknown> | undefined)?.finalizers as string[] | undefined) ?? [];
     const updated = await this.registry.update(
       info,
       undefined,
       ri.name!,
-      (ns) => ({ ...ns, metadata: { ...ns.metadata, resourceVersion: (body.metadata as Record<string, string> | undefined)?.resourceVersion ?? ns.metadata.resourceVersion }, spec: { ...(ns.spec as object), finalizers } }),
+      (ns) => ({
+        ...ns,
+        metadata: {
+          ...ns.metadata,
+          resourceVersion:
+            (body.metadata as Record<string, string> | undefined)?.resourceVersion ??
+            ns.metadata.resourceVersion,
+        },
+        spec: { ...(ns.spec as object), finalizers },
+      }),
       { dryRun, fieldManager: defaultFieldManager(req), subresource: "finalize" },
     );
     sendJson(res, 200, represent(info, neg, updated, q));

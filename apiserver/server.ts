@@ -3,21 +3,27 @@
  * discovery, OpenAPI, aggregation and the REST handler into one HTTPS server.
  */
 import { mkdirSync, readFileSync } from "node:fs";
-import { createServer as createHttpsServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import type { KubeObject } from "../api/object.js";
-import { openapiV2, openapiV3GroupVersion, openapiV3Index } from "../api/openapi.js";
+import { OPENAPI_V2_PROTOBUF_CONTENT_TYPE, openapiV2, openapiV2Protobuf, openapiV3GroupVersion, openapiV3Index } from "../api/openapi.js";
 import { findResource, RESOURCES } from "../api/resources.js";
 import { errors, StatusError } from "../api/status.js";
 import { createLogger, type Logger } from "../cli/logger.js";
 import { Counter, Gauge, Histogram, newMetricsRegistry } from "../metrics/prom.js";
 import { Aggregator } from "./aggregator.js";
 import { NodePortAllocator, parseCIDR, parsePortRange, ServiceIPAllocator } from "./allocators.js";
-import { authenticate, generateAdminToken, isAnonymousAllowedPath, loadTokenFile, type UserInfo } from "./auth.js";
-import { allowAll, type Authorizer } from "./authz.js";
+import {
+  authenticate,
+  generateAdminToken,
+  isAnonymousAllowedPath,
+  loadTokenFile,
+  type UserInfo,
+} from "./auth.js";
+import { type Authorizer, allowAll } from "./authz.js";
 import { bootstrap } from "./bootstrap.js";
 import {
   aggregatedContentType,
@@ -94,13 +100,21 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
 
   const storage: Storage = opts.etcdServers?.length
     ? await openEtcdStorage({ endpoints: opts.etcdServers })
-    : openSqliteStorage({ file: join(opts.dataDir, "kubeplane.db"), historyRevisions: opts.historyRevisions });
+    : openSqliteStorage({
+        file: join(opts.dataDir, "kubeplane.db"),
+        historyRevisions: opts.historyRevisions,
+      });
   log.info({ storage: storage.name }, "storage opened");
 
   const caches = new Map<string, WatchCache>();
   for (const info of RESOURCES) {
     if (caches.has(info.storagePrefix)) continue;
-    caches.set(info.storagePrefix, new WatchCache(storage, `/registry/${info.storagePrefix}/`, { bookmarkIntervalMs: opts.bookmarkIntervalMs }));
+    caches.set(
+      info.storagePrefix,
+      new WatchCache(storage, `/registry/${info.storagePrefix}/`, {
+        bookmarkIntervalMs: opts.bookmarkIntervalMs,
+      }),
+    );
   }
   await Promise.all([...caches.values()].map((c) => c.start()));
 
@@ -110,10 +124,22 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
   registry.provide("serviceIPs", ips);
   registry.provide("nodePorts", ports);
 
-  const advertise = opts.advertiseAddress ?? (bindAddress === "0.0.0.0" || bindAddress === "::" ? "127.0.0.1" : bindAddress);
+  const advertise =
+    opts.advertiseAddress ?? (bindAddress === "0.0.0.0" || bindAddress === "::" ? "127.0.0.1" : bindAddress);
   const firstServiceIP = ips.firstIP(parseCIDR(serviceRanges[0]!).family);
   const pki = ensurePki(opts.dataDir, {
-    hosts: [...new Set(["localhost", "127.0.0.1", advertise, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", firstServiceIP])],
+    hosts: [
+      ...new Set([
+        "localhost",
+        "127.0.0.1",
+        advertise,
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+        firstServiceIP,
+      ]),
+    ],
   });
   const serving = {
     cert: opts.tlsCertFile ? readFileSync(opts.tlsCertFile, "utf8") : pki.servingCertPem,
@@ -122,7 +148,11 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
   const clientCA = opts.clientCAFile ? readFileSync(opts.clientCAFile, "utf8") : pki.caPem;
   const adminToken = generateAdminToken(opts.dataDir);
   const tokens = opts.tokenAuthFile ? loadTokenFile(opts.tokenAuthFile) : new Map();
-  tokens.set(adminToken, { name: "kubeplane-admin", uid: "kubeplane-admin", groups: ["system:masters", "system:authenticated"] });
+  tokens.set(adminToken, {
+    name: "kubeplane-admin",
+    uid: "kubeplane-admin",
+    groups: ["system:masters", "system:authenticated"],
+  });
   const authorizer = opts.authorizer ?? allowAll;
 
   const metrics = newMetricsRegistry();
@@ -136,7 +166,9 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
     name: "apiserver_request_duration_seconds",
     help: "Response latency distribution in seconds for each verb, group, version, resource, subresource, scope and component.",
     labelNames: ["verb", "group", "version", "resource", "subresource", "scope", "component"],
-    buckets: [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60],
+    buckets: [
+      0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60,
+    ],
     registers: [metrics],
   });
   const longRunning = new Gauge({
@@ -154,7 +186,10 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
       this.reset();
       for (const info of RESOURCES) {
         if (info.storedAs) continue;
-        this.set({ resource: info.group ? `${info.resource}.${info.group}` : info.resource }, caches.get(info.storagePrefix)?.list().items.length ?? 0);
+        this.set(
+          { resource: info.group ? `${info.resource}.${info.group}` : info.resource },
+          caches.get(info.storagePrefix)?.list().items.length ?? 0,
+        );
       }
     },
   });
@@ -163,7 +198,14 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
     registry,
     minRequestTimeoutSeconds: opts.minRequestTimeoutSeconds ?? 1800,
     onWatchStart(info) {
-      const labels = { verb: "WATCH", group: info.group, version: info.version, resource: info.resource, scope: "resource", component: "apiserver" };
+      const labels = {
+        verb: "WATCH",
+        group: info.group,
+        version: info.version,
+        resource: info.resource,
+        scope: "resource",
+        component: "apiserver",
+      };
       longRunning.inc(labels);
       return () => longRunning.dec(labels);
     },
@@ -189,12 +231,18 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
       path,
     });
     if (!decision.allowed) {
-      throw errors.forbidden(`User "${user.name}" cannot ${ri.verb} resource "${ri.resource ?? path}"${ri.namespace ? ` in the namespace "${ri.namespace}"` : ""}${decision.reason ? `: ${decision.reason}` : ""}`);
+      throw errors.forbidden(
+        `User "${user.name}" cannot ${ri.verb} resource "${ri.resource ?? path}"${ri.namespace ? ` in the namespace "${ri.namespace}"` : ""}${decision.reason ? `: ${decision.reason}` : ""}`,
+      );
     }
 
     if (ri.prefix === "apis" && ri.group && ri.version) {
       const claim = aggregator.claim(ri.group, ri.version);
-      if (claim && !findResource(ri.group, ri.version, ri.resource ?? "") && !(ri.group === "apiregistration.k8s.io")) {
+      if (
+        claim &&
+        !findResource(ri.group, ri.version, ri.resource ?? "") &&
+        !(ri.group === "apiregistration.k8s.io")
+      ) {
         await aggregator.proxy(req, res, claim, user);
         return "proxy";
       }
@@ -205,13 +253,17 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
       await rest.handle(req, res, ri, info, q);
       return ri.verb;
     }
-    if (req.method !== "GET" && req.method !== "HEAD") throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
+    if (req.method !== "GET" && req.method !== "HEAD")
+      throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
     if (path === "/api" || path === "/apis") {
       const agg = wantsAggregated(req.headers.accept);
       const groups = await aggregator.groupVersions(agg !== undefined && path === "/apis");
       if (agg) {
         const body = JSON.stringify(aggregatedDiscovery(path, groups, agg));
-        res.writeHead(200, { "Content-Type": aggregatedContentType(agg), "Content-Length": Buffer.byteLength(body) });
+        res.writeHead(200, {
+          "Content-Type": aggregatedContentType(agg),
+          "Content-Length": Buffer.byteLength(body),
+        });
         res.end(body);
       } else sendJson(res, 200, path === "/api" ? apiVersions(serverAddress()) : apiGroupList(groups));
       return "discovery";
@@ -236,7 +288,8 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
     }
     if (path === "/openapi/v2") {
       const accept = String(req.headers.accept ?? "");
-      if (accept && !/application\/json|\*\/\*/.test(accept)) throw errors.notAcceptable("only application/json is served for /openapi/v2");
+      if (accept && !/application\/json|\*\/\*/.test(accept))
+        throw errors.notAcceptable("only application/json is served for /openapi/v2");
       sendJson(res, 200, openapiV2());
       return "openapi";
     }
@@ -262,11 +315,25 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
     const ok = isReady ? ready && !shuttingDown : true;
     const checks = isReady ? ["ping", "log", "etcd", "informer-sync", "shutdown"] : ["ping", "log", "etcd"];
     if (url.searchParams.has("verbose")) {
-      const lines = checks.map((c) => (c === "shutdown" && shuttingDown) || (c === "informer-sync" && !ready) ? `[-]${c} failed: reason withheld` : `[+]${c} ok`);
-      sendText(res, ok ? 200 : 500, `${lines.join("\n")}\n${path.slice(1)} check ${ok ? "passed" : "failed"}\n`);
+      const lines = checks.map((c) =>
+        (c === "shutdown" && shuttingDown) || (c === "informer-sync" && !ready)
+          ? `[-]${c} failed: reason withheld`
+          : `[+]${c} ok`,
+      );
+      sendText(
+        res,
+        ok ? 200 : 500,
+        `${lines.join("\n")}\n${path.slice(1)} check ${ok ? "passed" : "failed"}\n`,
+      );
       return;
     }
-    sendText(res, ok ? 200 : 500, ok ? "ok" : `[-]${shuttingDown ? "shutdown" : "informer-sync"} failed: reason withheld\n${path.slice(1)} check failed`);
+    sendText(
+      res,
+      ok ? 200 : 500,
+      ok
+        ? "ok"
+        : `[-]${shuttingDown ? "shutdown" : "informer-sync"} failed: reason withheld\n${path.slice(1)} check failed`,
+    );
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -282,6 +349,7 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
         verb = "get";
         return;
       }
+      if (!ready) throw errors.unavailable("the apiserver is starting");
       const user = authenticate(req as IncomingMessage & { socket: TLSSocket }, { tokens });
       if (!user) throw errors.unauthorized();
       verb = await route(req, res, user);
@@ -290,7 +358,10 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
         if (e.code >= 500) log.warn({ path, err: e.message }, "request failed");
         sendStatus(res, e);
       } else {
-        log.error({ path, err: e instanceof Error ? e.stack : String(e) }, "request failed with an unexpected error");
+        log.error(
+          { path, err: e instanceof Error ? e.stack : String(e) },
+          "request failed with an unexpected error",
+        );
         if (!res.headersSent) sendStatus(res, errors.internal(e instanceof Error ? e.message : String(e)));
         else res.destroy();
       }
@@ -306,7 +377,8 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
           component: "apiserver",
         };
         requestTotal.inc({ ...labels, code: String(res.statusCode) });
-        if (verb !== "watch") requestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+        if (verb !== "watch")
+          requestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
       }
     }
   }
@@ -333,21 +405,33 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
     for (const svc of services.items) {
       const owner = `${svc.metadata.namespace}/${svc.metadata.name}`;
       const spec = (svc.spec ?? {}) as Record<string, unknown>;
-      for (const ip of (spec.clusterIPs as string[] | undefined) ?? []) if (ip && ip !== "None") ipOwners.set(ip, owner);
-      for (const p of (spec.ports as { nodePort?: number }[] | undefined) ?? []) if (p.nodePort) portOwners.set(p.nodePort, owner);
+      for (const ip of (spec.clusterIPs as string[] | undefined) ?? [])
+        if (ip && ip !== "None") ipOwners.set(ip, owner);
+      for (const p of (spec.ports as { nodePort?: number }[] | undefined) ?? [])
+        if (p.nodePort) portOwners.set(p.nodePort, owner);
       if (typeof spec.healthCheckNodePort === "number") portOwners.set(spec.healthCheckNodePort, owner);
     }
     const r1 = await ips.repair(ipOwners);
     const r2 = await ports.repair(portOwners);
-    if (r1.released.length || r1.claimed.length || r2.released.length || r2.claimed.length) log.info({ ips: r1, ports: r2 }, "allocations repaired");
+    if (r1.released.length || r1.claimed.length || r2.released.length || r2.claimed.length)
+      log.info({ ips: r1, ports: r2 }, "allocations repaired");
   };
   await repair();
 
   const kubeconfigPath = join(opts.dataDir, "admin.kubeconfig");
   const url = `https://${advertise.includes(":") ? `[${advertise}]` : advertise}:${port}`;
-  writeKubeconfig(kubeconfigPath, { server: url, caPem: pki.caPem, token: adminToken, user: "kubeplane-admin", context: "kubeplane" });
+  writeKubeconfig(kubeconfigPath, {
+    server: url,
+    caPem: pki.caPem,
+    token: adminToken,
+    user: "kubeplane-admin",
+    context: "kubeplane",
+  });
 
-  const availability = setInterval(() => void aggregator.refreshAvailability().catch(() => undefined), 10_000);
+  const availability = setInterval(
+    () => void aggregator.refreshAvailability().catch(() => undefined),
+    10_000,
+  );
   availability.unref();
   void aggregator.refreshAvailability().catch(() => undefined);
 

@@ -15,7 +15,12 @@ export interface Strategy {
   prepareForCreate?(obj: KubeObject, ctx: RegistryContext, opts: WriteOptions): Promise<void> | void;
   /** undo side effects of prepareForCreate when the write did not happen */
   rollbackCreate?(obj: KubeObject, ctx: RegistryContext): Promise<void> | void;
-  prepareForUpdate?(obj: KubeObject, old: KubeObject, ctx: RegistryContext, opts: WriteOptions): Promise<void> | void;
+  prepareForUpdate?(
+    obj: KubeObject,
+    old: KubeObject,
+    ctx: RegistryContext,
+    opts: WriteOptions,
+  ): Promise<void> | void;
   afterDelete?(obj: KubeObject, ctx: RegistryContext): Promise<void> | void;
   /** seconds of graceful deletion; undefined or 0 deletes at once */
   gracePeriod?(obj: KubeObject, requested: number | undefined): number | undefined;
@@ -93,7 +98,9 @@ interface ServicePort {
 }
 
 function needsNodePorts(spec: Obj): boolean {
-  return spec.type === "NodePort" || (spec.type === "LoadBalancer" && spec.allocateLoadBalancerNodePorts !== false);
+  return (
+    spec.type === "NodePort" || (spec.type === "LoadBalancer" && spec.allocateLoadBalancerNodePorts !== false)
+  );
 }
 
 function needsClusterIP(spec: Obj): boolean {
@@ -112,7 +119,11 @@ function familyOf(ip: string): 4 | 6 {
   return ip.includes(":") ? 6 : 4;
 }
 
-async function allocateServiceAddresses(obj: KubeObject, ctx: RegistryContext, old?: KubeObject): Promise<void> {
+async function allocateServiceAddresses(
+  obj: KubeObject,
+  ctx: RegistryContext,
+  old?: KubeObject,
+): Promise<void> {
   const spec = asObj(obj.spec);
   const oldSpec = old ? asObj(old.spec) : {};
   const { ips, ports } = allocators(ctx);
@@ -124,7 +135,11 @@ async function allocateServiceAddresses(obj: KubeObject, ctx: RegistryContext, o
     delete spec.ipFamilies;
     delete spec.ipFamilyPolicy;
   } else if (!(old && needsClusterIP(oldSpec) && oldSpec.clusterIP)) {
-    const requested = (spec.clusterIPs as string[] | undefined)?.length ? (spec.clusterIPs as string[]) : spec.clusterIP ? [spec.clusterIP as string] : [];
+    const requested = (spec.clusterIPs as string[] | undefined)?.length
+      ? (spec.clusterIPs as string[])
+      : spec.clusterIP
+        ? [spec.clusterIP as string]
+        : [];
     if (requested[0] === "None") {
       spec.clusterIP = "None";
       spec.clusterIPs = ["None"];
@@ -144,7 +159,11 @@ async function allocateServiceAddresses(obj: KubeObject, ctx: RegistryContext, o
           if (!ips.families().includes(fam)) {
             if (spec.ipFamilyPolicy === "PreferDualStack") continue;
             throw errors.invalid("", "Service", obj.metadata.name!, [
-              { reason: "FieldValueInvalid", field: "spec.ipFamilies", message: `Invalid value: "IPv${fam}": not configured on this cluster` },
+              {
+                reason: "FieldValueInvalid",
+                field: "spec.ipFamilies",
+                message: `Invalid value: "IPv${fam}": not configured on this cluster`,
+              },
             ]);
           }
           got.push(await ips.allocate(owner, fam, requested[i]));
@@ -161,7 +180,11 @@ async function allocateServiceAddresses(obj: KubeObject, ctx: RegistryContext, o
   }
 
   const list = (spec.ports as ServicePort[] | undefined) ?? [];
-  const oldPorts = new Set(((oldSpec.ports as ServicePort[] | undefined) ?? []).map((p) => p.nodePort).filter((p): p is number => !!p));
+  const oldPorts = new Set(
+    ((oldSpec.ports as ServicePort[] | undefined) ?? [])
+      .map((p) => p.nodePort)
+      .filter((p): p is number => !!p),
+  );
   const wantNodePorts = needsNodePorts(spec);
   const claimed: number[] = [];
   try {
@@ -178,7 +201,8 @@ async function allocateServiceAddresses(obj: KubeObject, ctx: RegistryContext, o
     const wantHealth = spec.type === "LoadBalancer" && spec.externalTrafficPolicy === "Local";
     if (wantHealth && !spec.healthCheckNodePort) {
       spec.healthCheckNodePort = oldSpec.healthCheckNodePort ?? (await ports.allocate(owner));
-      if (spec.healthCheckNodePort !== oldSpec.healthCheckNodePort) claimed.push(spec.healthCheckNodePort as number);
+      if (spec.healthCheckNodePort !== oldSpec.healthCheckNodePort)
+        claimed.push(spec.healthCheckNodePort as number);
     } else if (!wantHealth) delete spec.healthCheckNodePort;
   } catch (e) {
     for (const p of claimed) await ports.release(p);
@@ -189,18 +213,26 @@ async function allocateServiceAddresses(obj: KubeObject, ctx: RegistryContext, o
 
 function serviceIPs(obj: KubeObject): string[] {
   const spec = asObj(obj.spec);
-  return ((spec.clusterIPs as string[] | undefined) ?? (spec.clusterIP ? [spec.clusterIP as string] : [])).filter((ip) => ip && ip !== "None");
+  return (
+    (spec.clusterIPs as string[] | undefined) ?? (spec.clusterIP ? [spec.clusterIP as string] : [])
+  ).filter((ip) => ip && ip !== "None");
 }
 
 function serviceNodePorts(obj: KubeObject): number[] {
   const spec = asObj(obj.spec);
-  const out = ((spec.ports as ServicePort[] | undefined) ?? []).map((p) => p.nodePort).filter((p): p is number => !!p);
+  const out = ((spec.ports as ServicePort[] | undefined) ?? [])
+    .map((p) => p.nodePort)
+    .filter((p): p is number => !!p);
   if (spec.healthCheckNodePort) out.push(spec.healthCheckNodePort as number);
   return out;
 }
 
 /** release what `before` held and `after` does not (after undefined: everything) */
-async function releaseUnused(before: KubeObject, after: KubeObject | undefined, ctx: RegistryContext): Promise<void> {
+async function releaseUnused(
+  before: KubeObject,
+  after: KubeObject | undefined,
+  ctx: RegistryContext,
+): Promise<void> {
   const { ips, ports } = allocators(ctx);
   const keepIPs = new Set(after ? serviceIPs(after) : []);
   const keepPorts = new Set(after ? serviceNodePorts(after) : []);
@@ -234,7 +266,12 @@ const STRATEGIES: Record<string, Strategy> = {
   "v1/Event": { ttlSeconds: 3600 },
   "apps/v1/Deployment": resetStatus(),
   "apps/v1/ReplicaSet": resetStatus({ replicas: 0 }),
-  "apps/v1/DaemonSet": resetStatus({ currentNumberScheduled: 0, numberMisscheduled: 0, desiredNumberScheduled: 0, numberReady: 0 }),
+  "apps/v1/DaemonSet": resetStatus({
+    currentNumberScheduled: 0,
+    numberMisscheduled: 0,
+    desiredNumberScheduled: 0,
+    numberReady: 0,
+  }),
   "networking.k8s.io/v1/Ingress": resetStatus({ loadBalancer: {} }),
   "autoscaling/v2/HorizontalPodAutoscaler": resetStatus({ currentReplicas: 0, desiredReplicas: 0 }),
   "apiregistration.k8s.io/v1/APIService": resetStatus(),

@@ -235,6 +235,21 @@ describe("WatchCache", () => {
     expect(late.ended).toBe(true);
   });
 
+  it("catches up at once with a revision that writes under other prefixes produced (in-process SQLite)", async () => {
+    const s = newStorage(); // progress notifications only every 5 s
+    const c = newCache(s, { tooLargeRevisionWaitMs: 3000 });
+    await c.start();
+    await s.create("/registry/services/default/x", pod("x"));
+    const other = await s.create("/registry/services/default/y", pod("y"));
+    expect(c.revision).toBeLessThan(other.modRevision);
+    const t0 = Date.now();
+    await c.waitForRevision(other.modRevision, 3000);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    const r = new Reader(c.watch({ fromRevision: other.modRevision }));
+    const p = await s.create(`${P}default/p`, pod("p"));
+    expect(((await r.take(1)) as CacheEvent[]).map((e) => e.revision)).toEqual([p.modRevision]);
+  });
+
   it("moves objects in and out of a filtered watch as ADDED/DELETED", async () => {
     const s = newStorage();
     const a = await s.create(`${P}default/a`, pod("a", { app: "web" }));
@@ -287,6 +302,7 @@ describe("WatchCache", () => {
     const c = newCache(s, { bookmarkIntervalMs: 40 });
     await c.start();
     await s.create(`${P}default/a`, pod("a"));
+    await c.waitForRevision(await s.currentRevision(), 1000);
     const withB = new Reader(c.watch({ fromRevision: c.revision, bookmarks: true }));
     const without = new Reader(c.watch({ fromRevision: c.revision }));
     const kv = await s.create(`${P}default/b`, pod("b"));

@@ -469,7 +469,29 @@ export class WatchCache {
         }, timeoutMs),
       };
       this.revWaiters.push(waiter);
+      void this.catchUpInProcess();
     });
+  }
+
+  /**
+   * The global revision also moves with writes under other prefixes, which this cache never hears
+   * about until a progress notification. The in-process SQLite store queues each event at commit
+   * and delivers it in a microtask, so once currentRevision() has resolved (plus one macrotask),
+   * every event up to that revision has reached this cache and the cache is current at it.
+   * Other backends rely on progress notifications.
+   */
+  private async catchUpInProcess(): Promise<void> {
+    if (this.storage.name !== "sqlite" || !this.synced || !this.handle || this.relisting) return;
+    const handle = this.handle;
+    let cur: number;
+    try {
+      cur = await this.storage.currentRevision();
+    } catch {
+      return;
+    }
+    await new Promise((r) => setImmediate(r));
+    if (this.handle !== handle || this.relisting || this.stopped) return;
+    this.advance(cur);
   }
 
   private advance(rev: number): void {

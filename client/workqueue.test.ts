@@ -65,7 +65,6 @@ describe("rate limiters", () => {
     expect(l.numRequeues("a")).toBe(2);
     l.forget("a");
     expect(l.numRequeues("a")).toBe(0);
-    now += 0;
   });
 
   it("MaxOf reports the largest numRequeues", () => {

@@ -44,7 +44,9 @@ export function parseJsonPatch(patch: unknown): JsonPatchOperation[] {
   patch.forEach((op, i) => {
     if (!isObject(op)) throw errors.badRequest(`json patch operation ${i} is not an object`);
     if (typeof op.op !== "string" || !OPS.has(op.op)) {
-      throw errors.badRequest(`json patch ${describe(op, i)}: unknown or missing "op" (want add, remove, replace, move, copy or test)`);
+      throw errors.badRequest(
+        `json patch ${describe(op, i)}: unknown or missing "op" (want add, remove, replace, move, copy or test)`,
+      );
     }
     if (typeof op.path !== "string") throw errors.badRequest(`json patch ${describe(op, i)}: missing "path"`);
     if (op.path !== "" && !op.path.startsWith("/")) {
@@ -93,10 +95,17 @@ export function applyJsonPatch<T = unknown>(document: T, patch: unknown): T {
     } catch (e) {
       if (e instanceof StatusError) throw e;
       const name = e instanceof fjp.JsonPatchError ? e.name : "";
-      const detail = name ? reason(name, op as unknown as Record<string, unknown>) : String((e as Error).message);
-      throw new StatusError(422, "Invalid", `${UNPROCESSABLE}: json patch ${describe(op, i)} failed: ${detail}`, {
-        causes: [{ reason: "FieldValueInvalid", message: detail, field: op.path }],
-      });
+      const detail = name
+        ? reason(name, op as unknown as Record<string, unknown>)
+        : String((e as Error).message);
+      throw new StatusError(
+        422,
+        "Invalid",
+        `${UNPROCESSABLE}: json patch ${describe(op as unknown as Record<string, unknown>, i)} failed: ${detail}`,
+        {
+          causes: [{ reason: "FieldValueInvalid", message: detail, field: op.path }],
+        },
+      );
     }
   }
   return doc as T;

@@ -28,7 +28,9 @@ export function mergePatchValue(target: unknown, patch: unknown): unknown {
  */
 export function applyMergePatch<T = JsonObject>(original: unknown, patch: unknown): T {
   if (!isObject(patch)) {
-    throw errors.badRequest(`merge patch must be a JSON object, got ${Array.isArray(patch) ? "an array" : JSON.stringify(patch)}`);
+    throw errors.badRequest(
+      `merge patch must be a JSON object, got ${Array.isArray(patch) ? "an array" : JSON.stringify(patch)}`,
+    );
   }
   return mergePatchValue(cloneJson(original), patch) as T;
 }

@@ -85,7 +85,12 @@ function show(v: unknown): string {
   return s.length > 200 ? `${s.slice(0, 200)}...` : s;
 }
 
-function mergeObject(orig: JsonObject, patchIn: JsonObject, schema: SchemaNode | undefined, path: string): Merged {
+function mergeObject(
+  orig: JsonObject,
+  patchIn: JsonObject,
+  schema: SchemaNode | undefined,
+  path: string,
+): Merged {
   if (schemaless(schema) || (schema!.type !== "object" && schema!.type !== "map")) {
     return mergePatchValue(orig, patchIn);
   }
@@ -108,15 +113,23 @@ function mergeObject(orig: JsonObject, patchIn: JsonObject, schema: SchemaNode |
     const retain = patch[RETAIN_KEYS_DIRECTIVE];
     delete patch[RETAIN_KEYS_DIRECTIVE];
     if (!Array.isArray(retain) || !retain.every((k) => typeof k === "string")) {
-      throw bad(`invalid patch format of retainKeys at ${path || "."}: $retainKeys must be a list of field names`);
+      throw bad(
+        `invalid patch format of retainKeys at ${path || "."}: $retainKeys must be a list of field names`,
+      );
     }
     const keep = new Set(retain as string[]);
     for (const [k, v] of Object.entries(patch)) {
-      if (v === null || k.startsWith(DELETE_FROM_PRIMITIVE_LIST_PREFIX) || k.startsWith(SET_ELEMENT_ORDER_PREFIX)) {
+      if (
+        v === null ||
+        k.startsWith(DELETE_FROM_PRIMITIVE_LIST_PREFIX) ||
+        k.startsWith(SET_ELEMENT_ORDER_PREFIX)
+      ) {
         continue;
       }
       if (!keep.has(k)) {
-        throw bad(`invalid patch format of retainKeys at ${path || "."}: field "${k}" is set but not in $retainKeys`);
+        throw bad(
+          `invalid patch format of retainKeys at ${path || "."}: field "${k}" is set but not in $retainKeys`,
+        );
       }
     }
     for (const k of Object.keys(result)) if (!keep.has(k)) delete result[k];
@@ -127,7 +140,8 @@ function mergeObject(orig: JsonObject, patchIn: JsonObject, schema: SchemaNode |
     if (!k.startsWith(SET_ELEMENT_ORDER_PREFIX)) continue;
     const field = k.slice(SET_ELEMENT_ORDER_PREFIX.length);
     if (!field) throw bad(`invalid patch format of setElementOrder list: "${k}"`);
-    if (setElementOrder(result, patch, field, v, childSchema(schema, field), `${path}.${field}`)) handled.add(field);
+    if (setElementOrder(result, patch, field, v, childSchema(schema, field), `${path}.${field}`))
+      handled.add(field);
   }
 
   const deletions: Array<[string, unknown[]]> = [];
@@ -149,7 +163,9 @@ function mergeObject(orig: JsonObject, patchIn: JsonObject, schema: SchemaNode |
       continue;
     }
     const sub = childSchema(schema, k);
-    const merged = Object.hasOwn(result, k) ? mergeValue(result[k], v, sub, `${path}.${k}`) : fresh(v, sub, `${path}.${k}`);
+    const merged = Object.hasOwn(result, k)
+      ? mergeValue(result[k], v, sub, `${path}.${k}`)
+      : fresh(v, sub, `${path}.${k}`);
     if (merged === DELETED) delete result[k];
     else result[k] = merged;
   }
@@ -194,7 +210,8 @@ function keyEq(key: string): Eq {
 function listKind(items: unknown[], path: string): "maps" | "scalars" | "empty" {
   let kind: "maps" | "scalars" | "empty" = "empty";
   for (const x of items) {
-    if (Array.isArray(x)) throw new StatusError(422, "Invalid", `lists of lists are not supported (at ${path})`);
+    if (Array.isArray(x))
+      throw new StatusError(422, "Invalid", `lists of lists are not supported (at ${path})`);
     const k = isObject(x) ? "maps" : "scalars";
     if (kind !== "empty" && kind !== k) throw bad(`list element types are not identical at ${path}`);
     kind = k;
@@ -222,13 +239,15 @@ function mergeList(orig: unknown[], patch: unknown[], schema: ArrayNode, path: s
   for (const item of patch) {
     if (!isObject(item)) throw bad(`list item ${show(item)} at ${path} is not an object`);
     if (!Object.hasOwn(item, DIRECTIVE_MARKER)) {
-      if (!Object.hasOwn(item, key)) throw bad(`map: ${show(item)} does not contain declared merge key: ${key}`);
+      if (!Object.hasOwn(item, key))
+        throw bad(`map: ${show(item)} does not contain declared merge key: ${key}`);
       plain.push(item);
       continue;
     }
     const directive = item[DIRECTIVE_MARKER];
     if (directive === "delete") {
-      if (!Object.hasOwn(item, key)) throw bad(`map: ${show(item)} does not contain declared merge key: ${key}`);
+      if (!Object.hasOwn(item, key))
+        throw bad(`map: ${show(item)} does not contain declared merge key: ${key}`);
       base = base.filter((x) => !eq(x, item));
     } else if (directive === "replace") {
       replace = true;
@@ -303,7 +322,8 @@ function setElementOrder(
   schema: SchemaNode | undefined,
   path: string,
 ): boolean {
-  if (!Array.isArray(order)) throw bad(`invalid patch format of setElementOrder list at ${path}: must be a list`);
+  if (!Array.isArray(order))
+    throw bad(`invalid patch format of setElementOrder list at ${path}: must be a list`);
   if (!isMergeList(schema)) return false;
   const patchList = patch[field];
   if (patchList !== undefined && !Array.isArray(patchList)) return false;
@@ -318,7 +338,8 @@ function setElementOrder(
     const key = schema.patchMergeKey;
     if (!key) throw bad(`cannot merge lists without merge key for ${path}`);
     for (const o of order) {
-      if (!isObject(o) || !Object.hasOwn(o, key)) throw bad(`map: ${show(o)} does not contain declared merge key: ${key}`);
+      if (!isObject(o) || !Object.hasOwn(o, key))
+        throw bad(`map: ${show(o)} does not contain declared merge key: ${key}`);
     }
     eq = keyEq(key);
   }
@@ -327,7 +348,9 @@ function setElementOrder(
   let j = 0;
   for (const o of order) if (j < kept.length && eq(kept[j], o)) j++;
   if (j < kept.length) {
-    throw bad(`The order in patch list: ${show(patchList)} doesn't match $setElementOrder list: ${show(order)} (at ${path})`);
+    throw bad(
+      `The order in patch list: ${show(patchList)} doesn't match $setElementOrder list: ${show(order)} (at ${path})`,
+    );
   }
 
   let merged: unknown[];

@@ -3,8 +3,41 @@
  * certificate, as PEM strings. Generated fresh with @peculiar/x509 + WebCrypto (ECDSA P-256).
  */
 import { webcrypto } from "node:crypto";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 
+/**
+ * @peculiar/x509 loads tsyringe, which throws at import unless a Reflect metadata polyfill is
+ * present. Install the minimal getMetadata/defineMetadata pair it uses, then import it.
+ */
+function ensureReflectMetadata(): void {
+  const R = Reflect as unknown as Record<string, unknown>;
+  if (typeof R.getMetadata === "function") return;
+  const store = new WeakMap<object, Map<unknown, unknown>>();
+  const keyOf = (metaKey: unknown, prop?: PropertyKey) => `${String(prop ?? "")}\u0000${String(metaKey)}`;
+  R.defineMetadata = (metaKey: unknown, value: unknown, target: object, prop?: PropertyKey) => {
+    let m = store.get(target);
+    if (!m) {
+      m = new Map();
+      store.set(target, m);
+    }
+    m.set(keyOf(metaKey, prop), value);
+  };
+  R.getOwnMetadata = (metaKey: unknown, target: object, prop?: PropertyKey) => store.get(target)?.get(keyOf(metaKey, prop));
+  R.getMetadata = (metaKey: unknown, target: object, prop?: PropertyKey) => {
+    for (let t: object | null = target; t; t = Object.getPrototypeOf(t) as object | null) {
+      const m = store.get(t);
+      if (m?.has(keyOf(metaKey, prop))) return m.get(keyOf(metaKey, prop));
+    }
+    return undefined;
+  };
+  R.hasMetadata = (metaKey: unknown, target: object, prop?: PropertyKey) =>
+    (R.getMetadata as (k: unknown, t: object, p?: PropertyKey) => unknown)(metaKey, target, prop) !== undefined;
+  R.metadata = (metaKey: unknown, value: unknown) => (target: object, prop?: PropertyKey) =>
+    (R.defineMetadata as (k: unknown, v: unknown, t: object, p?: PropertyKey) => void)(metaKey, value, target, prop);
+}
+
+ensureReflectMetadata();
+const x509: typeof X509 = await import("@peculiar/x509");
 x509.cryptoProvider.set(webcrypto);
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -32,7 +65,7 @@ async function keys(): Promise<CryptoKeyPair> {
   return webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]);
 }
 
-async function makeCa(cn: string): Promise<{ cert: x509.X509Certificate; keys: CryptoKeyPair }> {
+async function makeCa(cn: string): Promise<{ cert: X509.X509Certificate; keys: CryptoKeyPair }> {
   const k = await keys();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     name: `CN=${cn}`,
@@ -50,9 +83,9 @@ async function makeCa(cn: string): Promise<{ cert: x509.X509Certificate; keys: C
 }
 
 async function leaf(
-  ca: { cert: x509.X509Certificate; keys: CryptoKeyPair },
+  ca: { cert: X509.X509Certificate; keys: CryptoKeyPair },
   cn: string,
-  usage: x509.ExtendedKeyUsage,
+  usage: X509.ExtendedKeyUsage,
   names: { type: "dns" | "ip"; value: string }[],
 ): Promise<{ cert: string; key: string }> {
   const k = await keys();
