@@ -14,7 +14,12 @@ export const METRIC_SPECS_ANNOTATION = "autoscaling.alpha.kubernetes.io/metrics"
 export const METRIC_STATUSES_ANNOTATION = "autoscaling.alpha.kubernetes.io/current-metrics";
 export const CONDITIONS_ANNOTATION = "autoscaling.alpha.kubernetes.io/conditions";
 export const BEHAVIOR_ANNOTATION = "autoscaling.alpha.kubernetes.io/behavior";
-const HPA_ANNOTATIONS = [METRIC_SPECS_ANNOTATION, METRIC_STATUSES_ANNOTATION, CONDITIONS_ANNOTATION, BEHAVIOR_ANNOTATION];
+const HPA_ANNOTATIONS = [
+  METRIC_SPECS_ANNOTATION,
+  METRIC_STATUSES_ANNOTATION,
+  CONDITIONS_ANNOTATION,
+  BEHAVIOR_ANNOTATION,
+];
 
 /** the CPU utilization upstream assumes when an HPA names no metric */
 export const DEFAULT_CPU_UTILIZATION = 80;
@@ -59,7 +64,13 @@ function parseJsonObject(s: string | undefined): Obj | undefined {
 
 function isCpuUtilizationSpec(m: Obj): boolean {
   const r = m.resource;
-  return m.type === "Resource" && isObj(r) && r.name === "cpu" && isObj(r.target) && typeof r.target.averageUtilization === "number";
+  return (
+    m.type === "Resource" &&
+    isObj(r) &&
+    r.name === "cpu" &&
+    isObj(r.target) &&
+    typeof r.target.averageUtilization === "number"
+  );
 }
 
 function metricSpecV2ToV1(m: Obj): Obj {
@@ -80,12 +91,20 @@ function metricSpecV2ToV1(m: Obj): Obj {
     const p = m.pods;
     const metric = isObj(p.metric) ? p.metric : {};
     const target = isObj(p.target) ? p.target : {};
-    out.pods = compact({ metricName: metric.name, targetAverageValue: target.averageValue, selector: clone(metric.selector) });
+    out.pods = compact({
+      metricName: metric.name,
+      targetAverageValue: target.averageValue,
+      selector: clone(metric.selector),
+    });
   }
   if (isObj(m.resource)) {
     const r = m.resource;
     const target = isObj(r.target) ? r.target : {};
-    out.resource = compact({ name: r.name, targetAverageUtilization: target.averageUtilization, targetAverageValue: target.averageValue });
+    out.resource = compact({
+      name: r.name,
+      targetAverageUtilization: target.averageUtilization,
+      targetAverageValue: target.averageValue,
+    });
   }
   if (isObj(m.containerResource)) {
     const r = m.containerResource;
@@ -128,7 +147,10 @@ function metricSpecV1ToV2(m: Obj): Obj {
   }
   if (isObj(m.pods)) {
     const p = m.pods;
-    out.pods = { metric: metricId(p.metricName, p.selector), target: compact({ type: "AverageValue", averageValue: p.targetAverageValue }) };
+    out.pods = {
+      metric: metricId(p.metricName, p.selector),
+      target: compact({ type: "AverageValue", averageValue: p.targetAverageValue }),
+    };
   }
   for (const key of ["resource", "containerResource"] as const) {
     const r = m[key];
@@ -137,7 +159,11 @@ function metricSpecV1ToV2(m: Obj): Obj {
       r.targetAverageUtilization !== undefined
         ? { type: "Utilization", averageUtilization: r.targetAverageUtilization }
         : compact({ type: "AverageValue", averageValue: r.targetAverageValue });
-    out[key] = compact({ name: r.name, target, container: key === "containerResource" ? r.container : undefined });
+    out[key] = compact({
+      name: r.name,
+      target,
+      container: key === "containerResource" ? r.container : undefined,
+    });
   }
   if (isObj(m.external)) {
     const e = m.external;
@@ -166,7 +192,11 @@ function metricStatusV2ToV1(m: Obj): Obj {
   }
   if (isObj(m.pods)) {
     const p = m.pods;
-    out.pods = compact({ metricName: id(p).name, currentAverageValue: cur(p).averageValue, selector: clone(id(p).selector) });
+    out.pods = compact({
+      metricName: id(p).name,
+      currentAverageValue: cur(p).averageValue,
+      selector: clone(id(p).selector),
+    });
   }
   for (const key of ["resource", "containerResource"] as const) {
     const r = m[key];
@@ -202,14 +232,20 @@ function metricStatusV1ToV2(m: Obj): Obj {
   }
   if (isObj(m.pods)) {
     const p = m.pods;
-    out.pods = { metric: metricId(p.metricName, p.selector), current: compact({ averageValue: p.currentAverageValue }) };
+    out.pods = {
+      metric: metricId(p.metricName, p.selector),
+      current: compact({ averageValue: p.currentAverageValue }),
+    };
   }
   for (const key of ["resource", "containerResource"] as const) {
     const r = m[key];
     if (!isObj(r)) continue;
     out[key] = compact({
       name: r.name,
-      current: compact({ averageUtilization: r.currentAverageUtilization, averageValue: r.currentAverageValue }),
+      current: compact({
+        averageUtilization: r.currentAverageUtilization,
+        averageValue: r.currentAverageValue,
+      }),
       container: key === "containerResource" ? r.container : undefined,
     });
   }
@@ -238,20 +274,31 @@ export function hpaV2ToV1(obj: KubeObject): KubeObject {
   const cpu = metrics.find(isCpuUtilizationSpec);
   const others = metrics.filter((m) => !isCpuUtilizationSpec(m));
   if (others.length) annotations[METRIC_SPECS_ANNOTATION] = JSON.stringify(others.map(metricSpecV2ToV1));
-  if (spec.behavior !== undefined && spec.behavior !== null) annotations[BEHAVIOR_ANNOTATION] = JSON.stringify(spec.behavior);
+  if (spec.behavior !== undefined && spec.behavior !== null)
+    annotations[BEHAVIOR_ANNOTATION] = JSON.stringify(spec.behavior);
 
   const outSpec = compact({
     scaleTargetRef: clone(spec.scaleTargetRef),
     minReplicas: spec.minReplicas,
     maxReplicas: spec.maxReplicas,
-    targetCPUUtilizationPercentage: cpu ? (cpu.resource as { target: Obj }).target.averageUtilization : undefined,
+    targetCPUUtilizationPercentage: cpu
+      ? (cpu.resource as { target: Obj }).target.averageUtilization
+      : undefined,
   });
 
   let outStatus: Obj | undefined;
   if (status) {
     const current = asArr(status.currentMetrics).filter(isObj);
-    const cpuNow = current.find((m) => m.type === "Resource" && isObj(m.resource) && m.resource.name === "cpu" && isObj(m.resource.current) && typeof m.resource.current.averageUtilization === "number");
-    if (current.length) annotations[METRIC_STATUSES_ANNOTATION] = JSON.stringify(current.map(metricStatusV2ToV1));
+    const cpuNow = current.find(
+      (m) =>
+        m.type === "Resource" &&
+        isObj(m.resource) &&
+        m.resource.name === "cpu" &&
+        isObj(m.resource.current) &&
+        typeof m.resource.current.averageUtilization === "number",
+    );
+    if (current.length)
+      annotations[METRIC_STATUSES_ANNOTATION] = JSON.stringify(current.map(metricStatusV2ToV1));
     const conditions = asArr(status.conditions);
     if (conditions.length) annotations[CONDITIONS_ANNOTATION] = JSON.stringify(conditions);
     outStatus = compact({
@@ -259,13 +306,21 @@ export function hpaV2ToV1(obj: KubeObject): KubeObject {
       lastScaleTime: status.lastScaleTime,
       currentReplicas: status.currentReplicas ?? 0,
       desiredReplicas: status.desiredReplicas ?? 0,
-      currentCPUUtilizationPercentage: cpuNow ? ((cpuNow.resource as Obj).current as Obj).averageUtilization : undefined,
+      currentCPUUtilizationPercentage: cpuNow
+        ? ((cpuNow.resource as Obj).current as Obj).averageUtilization
+        : undefined,
     });
   }
 
   if (Object.keys(annotations).length) metadata.annotations = annotations;
   else delete metadata.annotations;
-  return compact({ apiVersion: "autoscaling/v1", kind: "HorizontalPodAutoscaler", metadata, spec: outSpec, status: outStatus }) as KubeObject;
+  return compact({
+    apiVersion: "autoscaling/v1",
+    kind: "HorizontalPodAutoscaler",
+    metadata,
+    spec: outSpec,
+    status: outStatus,
+  }) as KubeObject;
 }
 
 /** autoscaling/v1 -> autoscaling/v2 */
@@ -279,12 +334,18 @@ export function hpaV1ToV2(obj: KubeObject): KubeObject {
   if (typeof spec.targetCPUUtilizationPercentage === "number") {
     metrics.push({
       type: "Resource",
-      resource: { name: "cpu", target: { type: "Utilization", averageUtilization: spec.targetCPUUtilizationPercentage } },
+      resource: {
+        name: "cpu",
+        target: { type: "Utilization", averageUtilization: spec.targetCPUUtilizationPercentage },
+      },
     });
   }
   // v1 always had an implicit CPU target; v2 spells it out
   if (metrics.length === 0) {
-    metrics.push({ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: DEFAULT_CPU_UTILIZATION } } });
+    metrics.push({
+      type: "Resource",
+      resource: { name: "cpu", target: { type: "Utilization", averageUtilization: DEFAULT_CPU_UTILIZATION } },
+    });
   }
   const behavior = parseJsonObject(annotations[BEHAVIOR_ANNOTATION]);
   const outSpec = compact({
@@ -297,9 +358,16 @@ export function hpaV1ToV2(obj: KubeObject): KubeObject {
 
   let outStatus: Obj | undefined;
   if (status) {
-    let currentMetrics: Obj[] | undefined = parseJsonArray(annotations[METRIC_STATUSES_ANNOTATION])?.map(metricStatusV1ToV2);
+    let currentMetrics: Obj[] | undefined = parseJsonArray(annotations[METRIC_STATUSES_ANNOTATION])?.map(
+      metricStatusV1ToV2,
+    );
     if (!currentMetrics && typeof status.currentCPUUtilizationPercentage === "number") {
-      currentMetrics = [{ type: "Resource", resource: { name: "cpu", current: { averageUtilization: status.currentCPUUtilizationPercentage } } }];
+      currentMetrics = [
+        {
+          type: "Resource",
+          resource: { name: "cpu", current: { averageUtilization: status.currentCPUUtilizationPercentage } },
+        },
+      ];
     }
     outStatus = compact({
       observedGeneration: status.observedGeneration,
@@ -314,7 +382,13 @@ export function hpaV1ToV2(obj: KubeObject): KubeObject {
   for (const a of HPA_ANNOTATIONS) delete annotations[a];
   if (Object.keys(annotations).length) metadata.annotations = annotations;
   else delete metadata.annotations;
-  return compact({ apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", metadata, spec: outSpec, status: outStatus }) as KubeObject;
+  return compact({
+    apiVersion: "autoscaling/v2",
+    kind: "HorizontalPodAutoscaler",
+    metadata,
+    spec: outSpec,
+    status: outStatus,
+  }) as KubeObject;
 }
 
 // ---------------------------------------------------------------------------------------

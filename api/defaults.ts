@@ -107,7 +107,8 @@ function defaultVolume(v: Obj): void {
     }
   }
   if (isObj(v.downwardAPI)) {
-    for (const item of objects(v.downwardAPI.items)) if (isObj(item.fieldRef)) fill(item.fieldRef, { apiVersion: "v1" });
+    for (const item of objects(v.downwardAPI.items))
+      if (isObj(item.fieldRef)) fill(item.fieldRef, { apiVersion: "v1" });
   }
   // a volume without any source is an emptyDir (SetDefaults_Volume)
   if (Object.keys(v).filter((k) => k !== "name").length === 0) v.emptyDir = {};
@@ -169,11 +170,13 @@ const defaultPod: Defaulter = (obj) => {
   const spec = child(obj, "spec");
   for (const c of objects(spec.containers)) defaultRequestsFromLimits(c);
   for (const c of objects(spec.initContainers)) defaultRequestsFromLimits(c);
-  if (spec.enableServiceLinks === undefined || spec.enableServiceLinks === null) spec.enableServiceLinks = true;
+  if (spec.enableServiceLinks === undefined || spec.enableServiceLinks === null)
+    spec.enableServiceLinks = true;
   defaultPodSpec(spec);
   // admission: Priority (no PriorityClass named: priority 0) and DefaultTolerationSeconds
   if (spec.priority === undefined || spec.priority === null) {
-    const builtin = BUILTIN_PRIORITY[typeof spec.priorityClassName === "string" ? spec.priorityClassName : ""];
+    const builtin =
+      BUILTIN_PRIORITY[typeof spec.priorityClassName === "string" ? spec.priorityClassName : ""];
     if (builtin !== undefined) spec.priority = builtin;
   }
   if (!spec.preemptionPolicy) spec.preemptionPolicy = "PreemptLowerPriority";
@@ -196,19 +199,23 @@ const defaultService: Defaulter = (obj) => {
   if (spec.sessionAffinity === "ClientIP") {
     const cfg = child(spec, "sessionAffinityConfig");
     const clientIP = child(cfg, "clientIP");
-    if (clientIP.timeoutSeconds === undefined || clientIP.timeoutSeconds === null) clientIP.timeoutSeconds = 10800;
+    if (clientIP.timeoutSeconds === undefined || clientIP.timeoutSeconds === null)
+      clientIP.timeoutSeconds = 10800;
   }
   for (const p of objects(spec.ports)) {
     if (!p.protocol) p.protocol = "TCP";
-    if (p.targetPort === undefined || p.targetPort === null || p.targetPort === 0 || p.targetPort === "") p.targetPort = p.port;
+    if (p.targetPort === undefined || p.targetPort === null || p.targetPort === 0 || p.targetPort === "")
+      p.targetPort = p.port;
   }
   const external = spec.type === "ExternalName";
   if (!external) {
     if (!spec.internalTrafficPolicy) spec.internalTrafficPolicy = "Cluster";
     // keep clusterIP and clusterIPs in step as the strategy upstream does
     const ips = asArr(spec.clusterIPs).filter((x): x is string => typeof x === "string");
-    if (typeof spec.clusterIP === "string" && spec.clusterIP !== "" && ips.length === 0) spec.clusterIPs = [spec.clusterIP];
-    else if ((spec.clusterIP === undefined || spec.clusterIP === "") && ips.length > 0) spec.clusterIP = ips[0];
+    if (typeof spec.clusterIP === "string" && spec.clusterIP !== "" && ips.length === 0)
+      spec.clusterIPs = [spec.clusterIP];
+    else if ((spec.clusterIP === undefined || spec.clusterIP === "") && ips.length > 0)
+      spec.clusterIP = ips[0];
     if (!spec.ipFamilyPolicy) {
       const dual = asArr(spec.ipFamilies).length > 1 || asArr(spec.clusterIPs).length > 1;
       spec.ipFamilyPolicy = dual ? "RequireDualStack" : "SingleStack";
@@ -217,7 +224,10 @@ const defaultService: Defaulter = (obj) => {
   if ((spec.type === "NodePort" || spec.type === "LoadBalancer") && !spec.externalTrafficPolicy) {
     spec.externalTrafficPolicy = "Cluster";
   }
-  if (spec.type === "LoadBalancer" && (spec.allocateLoadBalancerNodePorts === undefined || spec.allocateLoadBalancerNodePorts === null)) {
+  if (
+    spec.type === "LoadBalancer" &&
+    (spec.allocateLoadBalancerNodePorts === undefined || spec.allocateLoadBalancerNodePorts === null)
+  ) {
     spec.allocateLoadBalancerNodePorts = true;
   }
 };
@@ -269,9 +279,12 @@ const defaultDeployment: Defaulter = (obj) => {
   if (spec.replicas === undefined || spec.replicas === null) spec.replicas = 1;
   const strategy = child(spec, "strategy");
   if (!strategy.type) strategy.type = "RollingUpdate";
-  if (strategy.type === "RollingUpdate") fill(child(strategy, "rollingUpdate"), { maxUnavailable: "25%", maxSurge: "25%" });
-  if (spec.revisionHistoryLimit === undefined || spec.revisionHistoryLimit === null) spec.revisionHistoryLimit = 10;
-  if (spec.progressDeadlineSeconds === undefined || spec.progressDeadlineSeconds === null) spec.progressDeadlineSeconds = 600;
+  if (strategy.type === "RollingUpdate")
+    fill(child(strategy, "rollingUpdate"), { maxUnavailable: "25%", maxSurge: "25%" });
+  if (spec.revisionHistoryLimit === undefined || spec.revisionHistoryLimit === null)
+    spec.revisionHistoryLimit = 10;
+  if (spec.progressDeadlineSeconds === undefined || spec.progressDeadlineSeconds === null)
+    spec.progressDeadlineSeconds = 600;
   defaultTemplate(spec);
 };
 
@@ -285,8 +298,10 @@ const defaultDaemonSet: Defaulter = (obj) => {
   const spec = child(obj, "spec");
   const strategy = child(spec, "updateStrategy");
   if (!strategy.type) strategy.type = "RollingUpdate";
-  if (strategy.type === "RollingUpdate") fill(child(strategy, "rollingUpdate"), { maxUnavailable: 1, maxSurge: 0 });
-  if (spec.revisionHistoryLimit === undefined || spec.revisionHistoryLimit === null) spec.revisionHistoryLimit = 10;
+  if (strategy.type === "RollingUpdate")
+    fill(child(strategy, "rollingUpdate"), { maxUnavailable: 1, maxSurge: 0 });
+  if (spec.revisionHistoryLimit === undefined || spec.revisionHistoryLimit === null)
+    spec.revisionHistoryLimit = 10;
   defaultTemplate(spec);
 };
 
@@ -309,7 +324,10 @@ const defaultIngressClass: Defaulter = (obj) => {
 export function defaultScalingRules(direction: "scaleUp" | "scaleDown", rules: unknown): Obj {
   const r: Obj = isObj(rules) ? rules : {};
   if (!r.selectPolicy) r.selectPolicy = "Max";
-  if (direction === "scaleUp" && (r.stabilizationWindowSeconds === undefined || r.stabilizationWindowSeconds === null)) {
+  if (
+    direction === "scaleUp" &&
+    (r.stabilizationWindowSeconds === undefined || r.stabilizationWindowSeconds === null)
+  ) {
     r.stabilizationWindowSeconds = 0;
   }
   if (r.policies === undefined || r.policies === null) {
@@ -328,7 +346,12 @@ const defaultHPAv2: Defaulter = (obj) => {
   const spec = child(obj, "spec");
   if (spec.minReplicas === undefined || spec.minReplicas === null) spec.minReplicas = 1;
   if (asArr(spec.metrics).length === 0) {
-    spec.metrics = [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } } }];
+    spec.metrics = [
+      {
+        type: "Resource",
+        resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } },
+      },
+    ];
   }
   if (isObj(spec.behavior)) {
     spec.behavior.scaleUp = defaultScalingRules("scaleUp", spec.behavior.scaleUp);
@@ -358,7 +381,8 @@ const defaultBinding: Defaulter = (obj) => {
 
 const defaultAPIService: Defaulter = (obj) => {
   const spec = obj.spec;
-  if (isObj(spec) && isObj(spec.service) && (spec.service.port === undefined || spec.service.port === null)) spec.service.port = 443;
+  if (isObj(spec) && isObj(spec.service) && (spec.service.port === undefined || spec.service.port === null))
+    spec.service.port = 443;
 };
 
 const DEFAULTERS: Record<string, Defaulter> = {

@@ -1140,7 +1140,7 @@ export function toTable(
     if (include === "Object") {
       row.object = item;
     } else if (include === "Metadata") {
-      row.object = { kind: "PartialObjectMetadata", apiVersion, metadata: item.metadata };
+      row.object = { kind: "PartialObjectMetadata", apiVersion, metadata: item.metadata ?? {} };
     }
     return row;
   });

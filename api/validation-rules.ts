@@ -24,7 +24,11 @@ export function formatValue(v: unknown): string {
 }
 
 export function fieldInvalid(field: string, value: unknown, detail: string): StatusCause {
-  return { reason: "FieldValueInvalid", field, message: `Invalid value: ${formatValue(value)}${detail ? `: ${detail}` : ""}` };
+  return {
+    reason: "FieldValueInvalid",
+    field,
+    message: `Invalid value: ${formatValue(value)}${detail ? `: ${detail}` : ""}`,
+  };
 }
 
 export function fieldRequired(field: string, detail = ""): StatusCause {
@@ -53,7 +57,11 @@ export function fieldTooLong(field: string, max: number): StatusCause {
 }
 
 export function fieldTooMany(field: string, actual: number, max: number): StatusCause {
-  return { reason: "FieldValueTooMany", field, message: `Too many: ${actual}: must have at most ${max} items` };
+  return {
+    reason: "FieldValueTooMany",
+    field,
+    message: `Too many: ${actual}: must have at most ${max} items`,
+  };
 }
 
 export function fieldNotFound(field: string, value: unknown): StatusCause {
@@ -117,28 +125,32 @@ const WILDCARD_SUBDOMAIN_MSG =
 export function isDNS1123Label(v: string): string[] {
   const errs: string[] = [];
   if (v.length > DNS1123_LABEL_MAX) errs.push(maxLenError(DNS1123_LABEL_MAX));
-  if (!DNS1123_LABEL_RE.test(v)) errs.push(regexError(DNS1123_LABEL_MSG, DNS1123_LABEL_FMT, "my-name", "123-abc"));
+  if (!DNS1123_LABEL_RE.test(v))
+    errs.push(regexError(DNS1123_LABEL_MSG, DNS1123_LABEL_FMT, "my-name", "123-abc"));
   return errs;
 }
 
 export function isDNS1123Subdomain(v: string): string[] {
   const errs: string[] = [];
   if (v.length > DNS1123_SUBDOMAIN_MAX) errs.push(maxLenError(DNS1123_SUBDOMAIN_MAX));
-  if (!DNS1123_SUBDOMAIN_RE.test(v)) errs.push(regexError(DNS1123_SUBDOMAIN_MSG, DNS1123_SUBDOMAIN_FMT, "example.com"));
+  if (!DNS1123_SUBDOMAIN_RE.test(v))
+    errs.push(regexError(DNS1123_SUBDOMAIN_MSG, DNS1123_SUBDOMAIN_FMT, "example.com"));
   return errs;
 }
 
 export function isDNS1035Label(v: string): string[] {
   const errs: string[] = [];
   if (v.length > DNS1123_LABEL_MAX) errs.push(maxLenError(DNS1123_LABEL_MAX));
-  if (!DNS1035_LABEL_RE.test(v)) errs.push(regexError(DNS1035_LABEL_MSG, DNS1035_LABEL_FMT, "my-name", "abc-123"));
+  if (!DNS1035_LABEL_RE.test(v))
+    errs.push(regexError(DNS1035_LABEL_MSG, DNS1035_LABEL_FMT, "my-name", "abc-123"));
   return errs;
 }
 
 export function isWildcardDNS1123Subdomain(v: string): string[] {
   const errs: string[] = [];
   if (v.length > DNS1123_SUBDOMAIN_MAX) errs.push(maxLenError(DNS1123_SUBDOMAIN_MAX));
-  if (!WILDCARD_SUBDOMAIN_RE.test(v)) errs.push(regexError(WILDCARD_SUBDOMAIN_MSG, WILDCARD_SUBDOMAIN_FMT, "*.example.com"));
+  if (!WILDCARD_SUBDOMAIN_RE.test(v))
+    errs.push(regexError(WILDCARD_SUBDOMAIN_MSG, WILDCARD_SUBDOMAIN_FMT, "*.example.com"));
   return errs;
 }
 
@@ -149,9 +161,12 @@ function maskTrailingDash(name: string): string {
 
 export type NameValidator = (name: string, prefix: boolean) => string[];
 
-export const nameIsDNSSubdomain: NameValidator = (name, prefix) => isDNS1123Subdomain(prefix ? maskTrailingDash(name) : name);
-export const nameIsDNSLabel: NameValidator = (name, prefix) => isDNS1123Label(prefix ? maskTrailingDash(name) : name);
-export const nameIsDNS1035Label: NameValidator = (name, prefix) => isDNS1035Label(prefix ? maskTrailingDash(name) : name);
+export const nameIsDNSSubdomain: NameValidator = (name, prefix) =>
+  isDNS1123Subdomain(prefix ? maskTrailingDash(name) : name);
+export const nameIsDNSLabel: NameValidator = (name, prefix) =>
+  isDNS1123Label(prefix ? maskTrailingDash(name) : name);
+export const nameIsDNS1035Label: NameValidator = (name, prefix) =>
+  isDNS1035Label(prefix ? maskTrailingDash(name) : name);
 /** names that only have to be usable as a URL path segment (RBAC objects) */
 export const nameIsPathSegment: NameValidator = (name, prefix) => isValidPathSegmentName(name, prefix);
 
@@ -174,7 +189,8 @@ const QUALIFIED_NAME_CHAR_FMT = "[A-Za-z0-9]";
 const QUALIFIED_NAME_EXT_CHAR_FMT = "[-A-Za-z0-9_.]";
 const QUALIFIED_NAME_FMT = `(${QUALIFIED_NAME_CHAR_FMT}${QUALIFIED_NAME_EXT_CHAR_FMT}*)?${QUALIFIED_NAME_CHAR_FMT}`;
 const QUALIFIED_NAME_RE = new RegExp(`^${QUALIFIED_NAME_FMT}$`);
-const QUALIFIED_NAME_MSG = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const QUALIFIED_NAME_MSG =
+  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const QUALIFIED_NAME_MAX = 63;
 
 const LABEL_VALUE_FMT = `(${QUALIFIED_NAME_FMT})?`;
@@ -204,14 +220,18 @@ export function isQualifiedName(v: string): string[] {
   }
   if (name.length === 0) errs.push("name part " + emptyError());
   else if (name.length > QUALIFIED_NAME_MAX) errs.push("name part " + maxLenError(QUALIFIED_NAME_MAX));
-  if (!QUALIFIED_NAME_RE.test(name)) errs.push("name part " + regexError(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc"));
+  if (!QUALIFIED_NAME_RE.test(name))
+    errs.push(
+      "name part " + regexError(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc"),
+    );
   return errs;
 }
 
 export function isValidLabelValue(v: string): string[] {
   const errs: string[] = [];
   if (v.length > LABEL_VALUE_MAX) errs.push(maxLenError(LABEL_VALUE_MAX));
-  if (!LABEL_VALUE_RE.test(v)) errs.push(regexError(LABEL_VALUE_MSG, LABEL_VALUE_FMT, "MyValue", "my_value", "12345"));
+  if (!LABEL_VALUE_RE.test(v))
+    errs.push(regexError(LABEL_VALUE_MSG, LABEL_VALUE_FMT, "MyValue", "my_value", "12345"));
   return errs;
 }
 
@@ -219,7 +239,8 @@ export function isValidLabelValue(v: string): string[] {
 export function validateLabels(labels: unknown, field: string): StatusCause[] {
   const out: StatusCause[] = [];
   if (labels === undefined || labels === null) return out;
-  if (typeof labels !== "object" || Array.isArray(labels)) return [fieldInvalid(field, labels, "must be a map of string keys to string values")];
+  if (typeof labels !== "object" || Array.isArray(labels))
+    return [fieldInvalid(field, labels, "must be a map of string keys to string values")];
   for (const [k, v] of Object.entries(labels as Record<string, unknown>)) {
     out.push(...invalidEach(field, k, isQualifiedName(k)));
     if (typeof v !== "string") out.push(fieldInvalid(field, v, "label values must be strings"));
@@ -234,7 +255,8 @@ export const TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024;
 export function validateAnnotations(annotations: unknown, field: string): StatusCause[] {
   const out: StatusCause[] = [];
   if (annotations === undefined || annotations === null) return out;
-  if (typeof annotations !== "object" || Array.isArray(annotations)) return [fieldInvalid(field, annotations, "must be a map of string keys to string values")];
+  if (typeof annotations !== "object" || Array.isArray(annotations))
+    return [fieldInvalid(field, annotations, "must be a map of string keys to string values")];
   let size = 0;
   for (const [k, v] of Object.entries(annotations as Record<string, unknown>)) {
     out.push(...invalidEach(field, k, isQualifiedName(k.toLowerCase())));
@@ -254,7 +276,8 @@ const CONFIG_MAP_KEY_MSG = "a valid config key must consist of alphanumeric char
 export function isConfigMapKey(v: string): string[] {
   const errs: string[] = [];
   if (v.length > DNS1123_SUBDOMAIN_MAX) errs.push(maxLenError(DNS1123_SUBDOMAIN_MAX));
-  if (!CONFIG_MAP_KEY_RE.test(v)) errs.push(regexError(CONFIG_MAP_KEY_MSG, CONFIG_MAP_KEY_FMT, "key.name", "KEY_NAME", "key-name"));
+  if (!CONFIG_MAP_KEY_RE.test(v))
+    errs.push(regexError(CONFIG_MAP_KEY_MSG, CONFIG_MAP_KEY_FMT, "key.name", "KEY_NAME", "key-name"));
   if (v === ".") errs.push("must not be '.'");
   else if (v === "..") errs.push("must not be '..'");
   else if (v.startsWith("..")) errs.push("must not start with '..'");
@@ -264,7 +287,10 @@ export function isConfigMapKey(v: string): string[] {
 /** relaxed environment variable names (GA upstream): printable ASCII except '=' */
 export function isEnvVarName(v: string): string[] {
   if (v.length === 0) return [emptyError()];
-  if (!/^[\x20-\x3c\x3e-\x7e]+$/.test(v)) return ["a valid environment variable name must consist only of printable ASCII characters other than '='"];
+  if (!/^[\x20-\x3c\x3e-\x7e]+$/.test(v))
+    return [
+      "a valid environment variable name must consist only of printable ASCII characters other than '='",
+    ];
   return [];
 }
 
@@ -277,7 +303,8 @@ export function isDomainPrefixedPath(v: string): string[] {
   const host = v.slice(0, i);
   const path = v.slice(i);
   const errs = isDNS1123Subdomain(host).map((m) => m);
-  if (!HTTP_PATH_RE.test(path)) errs.push(regexError("must be a valid HTTP path", "[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+"));
+  if (!HTTP_PATH_RE.test(path))
+    errs.push(regexError("must be a valid HTTP path", "[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+"));
   return errs;
 }
 
@@ -285,7 +312,8 @@ export function isDomainPrefixedPath(v: string): string[] {
 // ports
 
 export function isValidPortNum(port: unknown): string[] {
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) return [inclusiveRangeError(1, 65535)];
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
+    return [inclusiveRangeError(1, 65535)];
   return [];
 }
 
@@ -293,7 +321,8 @@ export function isValidPortNum(port: unknown): string[] {
 export function isValidPortName(port: string): string[] {
   const errs: string[] = [];
   if (port.length > 15) errs.push(maxLenError(15));
-  if (!/^[-a-z0-9]+$/.test(port)) errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
+  if (!/^[-a-z0-9]+$/.test(port))
+    errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
   if (!/[a-z]/.test(port)) errs.push("must contain at least one letter (a-z)");
   if (port.includes("--")) errs.push("must not contain consecutive hyphens");
   if (port.startsWith("-") || port.endsWith("-")) errs.push("must not begin or end with a hyphen");
@@ -374,20 +403,24 @@ export function nonSpecialIPErrors(v: string): string[] {
     const o = ipv4Octets(v);
     if (o.every((x) => x === 0)) return ["may not be unspecified (0.0.0.0)"];
     if (o[0] === 127) return ["may not be in the loopback range (127.0.0.0/8, ::1/128)"];
-    if (o[0] === 169 && o[1] === 254) return ["may not be in the link-local range (169.254.0.0/16, fe80::/10)"];
-    if (o[0] === 224 && o[1] === 0 && o[2] === 0) return ["may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"];
+    if (o[0] === 169 && o[1] === 254)
+      return ["may not be in the link-local range (169.254.0.0/16, fe80::/10)"];
+    if (o[0] === 224 && o[1] === 0 && o[2] === 0)
+      return ["may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"];
     return [];
   }
   if (fam === 6) {
     const g = ipv6Groups(v);
     if (g.every((x) => x === 0)) return ["may not be unspecified (::)"];
-    if (g.slice(0, 7).every((x) => x === 0) && g[7] === 1) return ["may not be in the loopback range (127.0.0.0/8, ::1/128)"];
+    if (g.slice(0, 7).every((x) => x === 0) && g[7] === 1)
+      return ["may not be in the loopback range (127.0.0.0/8, ::1/128)"];
     // IPv4-mapped addresses follow the IPv4 rules
     if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
       const mapped = `${g[6]! >> 8}.${g[6]! & 0xff}.${g[7]! >> 8}.${g[7]! & 0xff}`;
       return nonSpecialIPErrors(mapped);
     }
-    if ((g[0]! & 0xffc0) === 0xfe80) return ["may not be in the link-local range (169.254.0.0/16, fe80::/10)"];
+    if ((g[0]! & 0xffc0) === 0xfe80)
+      return ["may not be in the link-local range (169.254.0.0/16, fe80::/10)"];
     if (g[0] === 0xff02) return ["may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"];
     return [];
   }
@@ -400,10 +433,29 @@ export function nonSpecialIPErrors(v: string): string[] {
 export const QUANTITY_FMT = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$";
 export const QUANTITY_ERROR = `quantities must match the regular expression '${QUANTITY_FMT}'`;
 
-const QUANTITY_RE = /^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$/;
+const QUANTITY_RE =
+  /^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$/;
 
-const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL_EXP: Record<string, number> = { n: -9, u: -6, m: -3, "": 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const BINARY: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+const DECIMAL_EXP: Record<string, number> = {
+  n: -9,
+  u: -6,
+  m: -3,
+  "": 0,
+  k: 3,
+  M: 6,
+  G: 9,
+  T: 12,
+  P: 15,
+  E: 18,
+};
 
 /**
  * Parses a resource.Quantity ("100m", "1.5Gi", "2e3", 4) into its value in base units

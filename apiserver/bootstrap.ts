@@ -24,7 +24,7 @@ async function ensure(
   const current = await registry.tryGet(info, ns, obj.metadata.name!);
   if (!current) {
     try {
-      await registry.create(info, ns, obj, { fieldManager: "kube-apiserver" });
+      await registry.create(info, ns, obj, { fieldManager: "kube-apiserver", skipValidation: true });
     } catch (e) {
       if (!(e instanceof StatusError && e.code === 409)) throw e;
     }
@@ -36,7 +36,7 @@ async function ensure(
     ns,
     obj.metadata.name!,
     (cur) => ({ ...cur, ...obj, metadata: { ...cur.metadata, labels: obj.metadata.labels } }),
-    { fieldManager: "kube-apiserver" },
+    { fieldManager: "kube-apiserver", skipValidation: true },
   );
 }
 

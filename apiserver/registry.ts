@@ -8,7 +8,8 @@
  */
 import { applyDefaults } from "../api/defaults.js";
 import type { KubeList, KubeObject, ManagedFieldsEntry } from "../api/object.js";
-import { updateManagedFields } from "../api/patch/managed-fields.js";
+import { type FieldManagerOptions, updateManagedFields } from "../api/patch/managed-fields.js";
+import { schemaForKind } from "../api/schema.js";
 import { apiVersionOf, type ResourceInfo } from "../api/resources.js";
 import { errors, StatusError } from "../api/status.js";
 import { validateCreate, validateUpdate } from "../api/validation.js";
@@ -32,6 +33,8 @@ export interface WriteOptions {
   subresource?: string;
   /** server-side apply computed managedFields itself: an entry list on create, "keep" on update */
   managedFields?: ManagedFieldsEntry[] | "keep";
+  /** the apiserver's own bootstrap writes (e.g. loopback endpoints of default/kubernetes) */
+  skipValidation?: boolean;
 }
 
 /** subresources whose handlers compute the whole next object themselves */
@@ -237,6 +240,21 @@ export class Registry {
     return strategyFor(storedApiVersion(info), info.storedAs ? info.kind : info.kind);
   }
 
+  private fieldManagerOptions(info: ResourceInfo, opts: WriteOptions): FieldManagerOptions {
+    const hasStatus = info.subresources?.some((s) => s.name === "status") ?? false;
+    const apiVersion = storedApiVersion(info);
+    let ignoreFields: string[][] | undefined;
+    if (opts.subresource === "status") ignoreFields = [["f:spec"]];
+    else if (hasStatus && !opts.subresource) ignoreFields = [["f:status"]];
+    return {
+      manager: opts.fieldManager ?? "unknown",
+      schema: schemaForKind(apiVersion, info.kind),
+      apiVersion,
+      subresource: opts.subresource,
+      ignoreFields,
+    };
+  }
+
   private context(): RegistryContext {
     return { registry: this, storage: this.storage };
   }
@@ -272,7 +290,7 @@ export class Registry {
     meta.creationTimestamp = nowTimestamp();
     meta.generation = 1;
     applyDefaults(obj.apiVersion, obj.kind, obj);
-    const causes = validateCreate(obj.apiVersion, obj.kind, obj);
+    const causes = opts.skipValidation ? [] : validateCreate(obj.apiVersion, obj.kind, obj);
     if (causes.length) throw this.validationError(info, meta.name ?? meta.generateName ?? "", causes);
 
     const stored = toStored(info, obj);
@@ -281,7 +299,7 @@ export class Registry {
     await strategy.prepareForCreate?.(stored, this.context(), opts);
     stored.metadata.managedFields = Array.isArray(opts.managedFields)
       ? opts.managedFields
-      : updateManagedFields(undefined, stored, opts.fieldManager ?? "unknown", "Update", undefined);
+      : updateManagedFields(undefined, stored, this.fieldManagerOptions(info, opts));
     if (stored.metadata.managedFields.length === 0) delete stored.metadata.managedFields;
     const key = this.key(info, namespace, stored.metadata.name!);
     if (opts.dryRun) {
@@ -415,7 +433,7 @@ export class Registry {
     if (meta.deletionTimestamp === undefined) delete meta.deletionTimestamp;
     if (meta.deletionGracePeriodSeconds === undefined) delete meta.deletionGracePeriodSeconds;
     applyDefaults(obj.apiVersion, obj.kind, obj);
-    const causes = validateUpdate(obj.apiVersion, obj.kind, obj, current);
+    const causes = opts.skipValidation ? [] : validateUpdate(obj.apiVersion, obj.kind, obj, current);
     if (causes.length) throw this.validationError(info, old.name!, causes);
     if (!sameJson(specPart(obj), specPart(current))) meta.generation = (old.generation ?? 1) + 1;
     // once deletion started, finalizers may only be removed
@@ -439,7 +457,7 @@ export class Registry {
     const managed =
       opts.managedFields === "keep"
         ? (stored.metadata.managedFields ?? [])
-        : updateManagedFields(storedOld, stored, opts.fieldManager ?? "unknown", "Update", opts.subresource);
+        : updateManagedFields(storedOld, stored, this.fieldManagerOptions(info, opts));
     if (managed.length) stored.metadata.managedFields = managed;
     else delete stored.metadata.managedFields;
     const changed = !sameJson(

@@ -21,6 +21,7 @@ import {
   generateAdminToken,
   isAnonymousAllowedPath,
   loadTokenFile,
+  TokenTable,
   type UserInfo,
 } from "./auth.js";
 import { type Authorizer, allowAll } from "./authz.js";
@@ -127,7 +128,7 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
   const advertise =
     opts.advertiseAddress ?? (bindAddress === "0.0.0.0" || bindAddress === "::" ? "127.0.0.1" : bindAddress);
   const firstServiceIP = ips.firstIP(parseCIDR(serviceRanges[0]!).family);
-  const pki = ensurePki(opts.dataDir, {
+  const pki = await ensurePki(opts.dataDir, {
     hosts: [
       ...new Set([
         "localhost",
@@ -146,8 +147,8 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
     key: opts.tlsPrivateKeyFile ? readFileSync(opts.tlsPrivateKeyFile, "utf8") : pki.servingKeyPem,
   };
   const clientCA = opts.clientCAFile ? readFileSync(opts.clientCAFile, "utf8") : pki.caPem;
-  const adminToken = generateAdminToken(opts.dataDir);
-  const tokens = opts.tokenAuthFile ? loadTokenFile(opts.tokenAuthFile) : new Map();
+  const adminToken = await generateAdminToken(opts.dataDir);
+  const tokens = opts.tokenAuthFile ? await loadTokenFile(opts.tokenAuthFile) : new TokenTable();
   tokens.set(adminToken, {
     name: "kubeplane-admin",
     uid: "kubeplane-admin",
@@ -288,8 +289,16 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
     }
     if (path === "/openapi/v2") {
       const accept = String(req.headers.accept ?? "");
-      if (accept && !/application\/json|\*\/\*/.test(accept))
-        throw errors.notAcceptable("only application/json is served for /openapi/v2");
+      if (/com\.github\.proto-openapi\.spec\.v2/.test(accept)) {
+        // kubectl asks for gnostic's protobuf encoding only
+        const body = openapiV2Protobuf();
+        res.writeHead(200, { "Content-Type": OPENAPI_V2_PROTOBUF_CONTENT_TYPE, "Content-Length": body.byteLength });
+        res.end(body);
+        return "openapi";
+      }
+      if (accept && !/application\/json|\*\/\*/.test(accept)) {
+        throw errors.notAcceptable("only application/json and gnostic protobuf are served for /openapi/v2");
+      }
       sendJson(res, 200, openapiV2());
       return "openapi";
     }
@@ -411,8 +420,8 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
         if (p.nodePort) portOwners.set(p.nodePort, owner);
       if (typeof spec.healthCheckNodePort === "number") portOwners.set(spec.healthCheckNodePort, owner);
     }
-    const r1 = await ips.repair(ipOwners);
-    const r2 = await ports.repair(portOwners);
+    const r1 = await ips.repair(ipOwners, { graceRepairs: 0 });
+    const r2 = await ports.repair(portOwners, { graceRepairs: 0 });
     if (r1.released.length || r1.claimed.length || r2.released.length || r2.claimed.length)
       log.info({ ips: r1, ports: r2 }, "allocations repaired");
   };

@@ -252,7 +252,7 @@ describe("RestClient against the protocol fake", () => {
   it("gives up on 429 after maxRetries with an ApiError", async () => {
     const c = new RestClient(conn(fake.url), { component: "t", maxRetries: 1 });
     fake.failNext(5, 429, () => true, { headers: { "retry-after": "0" } });
-    await expect(c.list(cm)).rejects.toMatchObject({ code: 429, reason: "InternalError" });
+    await expect(c.list(cm)).rejects.toMatchObject({ code: 429, reason: "TooManyRequests" });
     fake.failNext(0, 429);
     await c.close();
   });

@@ -352,27 +352,20 @@ export function removeUnowned(
   const empty = new FieldSet();
   if (shape.kind === "map") {
     const out: JsonObject = {};
-    let removed = false;
     for (const [k, v] of Object.entries(value as JsonObject)) {
       const pe = fieldElement(k);
       const r = remove.children.get(pe);
       const kp = keep.children.get(pe) ?? empty;
-      if (r?.member && !kp.member) {
-        removed = true;
-        continue;
-      }
+      if (r?.member && !kp.member) continue;
       if (!r) {
         out[k] = v;
         continue;
       }
       const nv = removeUnowned(v, shape.field(k).schema, r, kp);
-      if (isEmptyContainer(nv) && !isEmptyContainer(v)) {
-        removed = true;
-        continue;
-      }
+      if (isEmptyContainer(nv) && !isEmptyContainer(v)) continue;
       out[k] = nv;
     }
-    return removed ? out : value;
+    return out;
   }
   const out: unknown[] = [];
   (value as unknown[]).forEach((item, i) => {

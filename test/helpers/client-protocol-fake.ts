@@ -56,6 +56,8 @@ interface Failure {
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
+const REASONS: Record<number, string> = { 409: "Conflict", 410: "Gone", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable" };
+
 function status(code: number, reason: string, message: string) {
   return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
 }
@@ -254,7 +256,7 @@ export class ProtocolFake {
     if (failure) {
       failure.remaining--;
       res.writeHead(failure.code, { "content-type": "application/json", ...failure.headers });
-      res.end(failure.body ?? JSON.stringify(status(failure.code, "InternalError", "injected failure")));
+      res.end(failure.body ?? JSON.stringify(status(failure.code, REASONS[failure.code] ?? "InternalError", "injected failure")));
       return;
     }
     // parse /<gv>[/namespaces/<ns>]/<resource>[/<name>[/<sub>]]
@@ -278,7 +280,7 @@ export class ProtocolFake {
     const name = parts[1];
     const method = rec.method;
     if (method === "GET" && name === undefined && url.searchParams.get("watch") === "true") {
-      this.watch(req, res, namespace, url.searchParams);
+      this.watch(res, namespace, url.searchParams);
     } else if (method === "GET" && name === undefined) {
       this.list(res, namespace, url.searchParams);
     } else if (method === "GET") {
@@ -370,7 +372,7 @@ export class ProtocolFake {
     });
   }
 
-  private watch(req: IncomingMessage, res: ServerResponse, namespace: string | undefined, q: URLSearchParams): void {
+  private watch(res: ServerResponse, namespace: string | undefined, q: URLSearchParams): void {
     const rvParam = q.get("resourceVersion");
     const since = rvParam ? Number(rvParam) : undefined;
     if (since !== undefined && since < this.compactedBelow) {
@@ -403,7 +405,7 @@ export class ProtocolFake {
       }, timeout * 1000);
     }
     this.watches.add(w);
-    req.on("close", () => this.closeWatch(w));
+    res.on("close", () => this.closeWatch(w));
   }
 }
 
