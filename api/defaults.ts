@@ -53,7 +53,8 @@ function tagOf(ref: string): string | undefined {
 
 function defaultHTTPGet(h: unknown): void {
   if (!isObj(h)) return;
-  fill(h, { path: "/", scheme: "HTTP" });
+  if (!h.path) h.path = "/";
+  if (!h.scheme) h.scheme = "HTTP";
 }
 
 function defaultHandler(h: unknown): void {
@@ -63,28 +64,27 @@ function defaultHandler(h: unknown): void {
 
 function defaultProbe(p: unknown): void {
   if (!isObj(p)) return;
-  fill(p, { timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 });
+  // upstream tests for 0, so an explicit 0 is defaulted too
+  const defaults: Obj = { timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 };
+  for (const [k, v] of Object.entries(defaults)) if (!p[k]) p[k] = v;
   defaultHandler(p);
 }
 
 function defaultFieldRef(env: unknown): void {
   for (const e of objects(env)) {
     const from = e.valueFrom;
-    if (isObj(from) && isObj(from.fieldRef)) fill(from.fieldRef, { apiVersion: "v1" });
+    if (isObj(from) && isObj(from.fieldRef) && !from.fieldRef.apiVersion) from.fieldRef.apiVersion = "v1";
   }
 }
 
-function defaultContainer(c: Obj, hostNetwork: boolean): void {
+function defaultContainer(c: Obj): void {
   if (c.imagePullPolicy === undefined || c.imagePullPolicy === "") {
     c.imagePullPolicy = defaultPullPolicy(typeof c.image === "string" ? c.image : "");
   }
   if (!c.terminationMessagePath) c.terminationMessagePath = "/dev/termination-log";
   if (!c.terminationMessagePolicy) c.terminationMessagePolicy = "File";
   if (!isObj(c.resources)) c.resources = {};
-  for (const p of objects(c.ports)) {
-    if (!p.protocol) p.protocol = "TCP";
-    if (hostNetwork && (p.hostPort === undefined || p.hostPort === 0)) p.hostPort = p.containerPort;
-  }
+  for (const p of objects(c.ports)) if (!p.protocol) p.protocol = "TCP";
   defaultProbe(c.livenessProbe);
   defaultProbe(c.readinessProbe);
   defaultProbe(c.startupProbe);
@@ -108,7 +108,7 @@ function defaultVolume(v: Obj): void {
   }
   if (isObj(v.downwardAPI)) {
     for (const item of objects(v.downwardAPI.items))
-      if (isObj(item.fieldRef)) fill(item.fieldRef, { apiVersion: "v1" });
+      if (isObj(item.fieldRef) && !item.fieldRef.apiVersion) item.fieldRef.apiVersion = "v1";
   }
   // a volume without any source is an emptyDir (SetDefaults_Volume)
   if (Object.keys(v).filter((k) => k !== "name").length === 0) v.emptyDir = {};
@@ -123,10 +123,9 @@ export function defaultPodSpec(spec: Obj): void {
     spec.terminationGracePeriodSeconds = 30;
   }
   if (!spec.schedulerName) spec.schedulerName = "default-scheduler";
-  const hostNetwork = spec.hostNetwork === true;
-  for (const c of objects(spec.containers)) defaultContainer(c, hostNetwork);
-  for (const c of objects(spec.initContainers)) defaultContainer(c, hostNetwork);
-  for (const c of objects(spec.ephemeralContainers)) defaultContainer(c, false);
+  for (const c of objects(spec.containers)) defaultContainer(c);
+  for (const c of objects(spec.initContainers)) defaultContainer(c);
+  for (const c of objects(spec.ephemeralContainers)) defaultContainer(c);
   for (const v of objects(spec.volumes)) defaultVolume(v);
 }
 
@@ -172,6 +171,14 @@ const defaultPod: Defaulter = (obj) => {
   for (const c of objects(spec.initContainers)) defaultRequestsFromLimits(c);
   if (spec.enableServiceLinks === undefined || spec.enableServiceLinks === null)
     spec.enableServiceLinks = true;
+  // with host networking every container port is a host port (pods only, not templates)
+  if (spec.hostNetwork === true) {
+    for (const c of [...objects(spec.containers), ...objects(spec.initContainers)]) {
+      for (const p of objects(c.ports)) {
+        if (p.hostPort === undefined || p.hostPort === null || p.hostPort === 0) p.hostPort = p.containerPort;
+      }
+    }
+  }
   defaultPodSpec(spec);
   // admission: Priority (no PriorityClass named: priority 0) and DefaultTolerationSeconds
   if (spec.priority === undefined || spec.priority === null) {
@@ -196,39 +203,46 @@ const defaultService: Defaulter = (obj) => {
   const spec = child(obj, "spec");
   if (!spec.type) spec.type = "ClusterIP";
   if (!spec.sessionAffinity) spec.sessionAffinity = "None";
+  if (spec.sessionAffinity === "None") delete spec.sessionAffinityConfig;
   if (spec.sessionAffinity === "ClientIP") {
-    const cfg = child(spec, "sessionAffinityConfig");
-    const clientIP = child(cfg, "clientIP");
+    const clientIP = child(child(spec, "sessionAffinityConfig"), "clientIP");
     if (clientIP.timeoutSeconds === undefined || clientIP.timeoutSeconds === null)
       clientIP.timeoutSeconds = 10800;
   }
   for (const p of objects(spec.ports)) {
     if (!p.protocol) p.protocol = "TCP";
-    if (p.targetPort === undefined || p.targetPort === null || p.targetPort === 0 || p.targetPort === "")
+    if (p.targetPort === undefined || p.targetPort === null || p.targetPort === 0 || p.targetPort === "") {
       p.targetPort = p.port;
+    }
   }
-  const external = spec.type === "ExternalName";
-  if (!external) {
-    if (!spec.internalTrafficPolicy) spec.internalTrafficPolicy = "Cluster";
+  // externally accessible: NodePort, LoadBalancer, or ClusterIP with externalIPs
+  const externallyAccessible =
+    spec.type === "NodePort" ||
+    spec.type === "LoadBalancer" ||
+    (spec.type === "ClusterIP" && asArr(spec.externalIPs).length > 0);
+  if (externallyAccessible && !spec.externalTrafficPolicy) spec.externalTrafficPolicy = "Cluster";
+  const typed = spec.type === "ClusterIP" || spec.type === "NodePort" || spec.type === "LoadBalancer";
+  if (typed && !spec.internalTrafficPolicy) spec.internalTrafficPolicy = "Cluster";
+  if (spec.type !== "ExternalName") {
     // keep clusterIP and clusterIPs in step as the strategy upstream does
     const ips = asArr(spec.clusterIPs).filter((x): x is string => typeof x === "string");
-    if (typeof spec.clusterIP === "string" && spec.clusterIP !== "" && ips.length === 0)
+    if (typeof spec.clusterIP === "string" && spec.clusterIP !== "" && ips.length === 0) {
       spec.clusterIPs = [spec.clusterIP];
-    else if ((spec.clusterIP === undefined || spec.clusterIP === "") && ips.length > 0)
+    } else if ((spec.clusterIP === undefined || spec.clusterIP === "") && ips.length > 0) {
       spec.clusterIP = ips[0];
+    }
+    // the allocator fills ipFamilies and clusterIPs; two of either mean dual-stack
     if (!spec.ipFamilyPolicy) {
       const dual = asArr(spec.ipFamilies).length > 1 || asArr(spec.clusterIPs).length > 1;
       spec.ipFamilyPolicy = dual ? "RequireDualStack" : "SingleStack";
     }
   }
-  if ((spec.type === "NodePort" || spec.type === "LoadBalancer") && !spec.externalTrafficPolicy) {
-    spec.externalTrafficPolicy = "Cluster";
-  }
-  if (
-    spec.type === "LoadBalancer" &&
-    (spec.allocateLoadBalancerNodePorts === undefined || spec.allocateLoadBalancerNodePorts === null)
-  ) {
-    spec.allocateLoadBalancerNodePorts = true;
+  if (spec.type === "LoadBalancer") {
+    if (spec.allocateLoadBalancerNodePorts === undefined || spec.allocateLoadBalancerNodePorts === null) {
+      spec.allocateLoadBalancerNodePorts = true;
+    }
+    const lb = isObj(obj.status) ? obj.status.loadBalancer : undefined;
+    if (isObj(lb)) for (const ing of objects(lb.ingress)) if (ing.ip && !ing.ipMode) ing.ipMode = "VIP";
   }
 };
 
@@ -241,6 +255,11 @@ const defaultEndpoints: Defaulter = (obj) => {
  * may later be removed); an object without resourceVersion is one being created.
  */
 const defaultNamespace: Defaulter = (obj) => {
+  // every namespace carries its own name as a label (SetDefaults_Namespace)
+  const name = obj.metadata.name;
+  if (typeof name === "string" && name !== "") {
+    obj.metadata.labels = { ...(obj.metadata.labels ?? {}), "kubernetes.io/metadata.name": name };
+  }
   if (!obj.metadata.resourceVersion) {
     const spec = child(obj, "spec");
     const finalizers = asArr(spec.finalizers);

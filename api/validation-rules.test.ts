@@ -72,13 +72,17 @@ describe("DNS names", () => {
 
   test("DNS-1035 labels must start with a letter", () => {
     expect(isDNS1035Label("my-svc")).toEqual([]);
-    expect(isDNS1035Label("1svc")[0]).toContain("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character");
+    expect(isDNS1035Label("1svc")[0]).toContain(
+      "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character",
+    );
   });
 
   test("wildcard subdomains", () => {
     expect(isWildcardDNS1123Subdomain("*.example.com")).toEqual([]);
     expect(isWildcardDNS1123Subdomain("*.*.example.com").length).toBe(1);
-    expect(isWildcardDNS1123Subdomain("a.*.com")[0]).toContain("a wildcard DNS-1123 subdomain must start with '*.'");
+    expect(isWildcardDNS1123Subdomain("a.*.com")[0]).toContain(
+      "a wildcard DNS-1123 subdomain must start with '*.'",
+    );
   });
 
   test("generateName prefixes may end with a dash", () => {
@@ -95,9 +99,12 @@ describe("DNS names", () => {
 });
 
 describe("qualified names and labels", () => {
-  test.each(["app", "app.kubernetes.io/name", "k8s.io/a_b.c-d", "A1", "a".repeat(63)])("%s is a qualified name", (v) => {
-    expect(isQualifiedName(v)).toEqual([]);
-  });
+  test.each(["app", "app.kubernetes.io/name", "k8s.io/a_b.c-d", "A1", "a".repeat(63)])(
+    "%s is a qualified name",
+    (v) => {
+      expect(isQualifiedName(v)).toEqual([]);
+    },
+  );
 
   test("empty prefix", () => {
     expect(isQualifiedName("/a")).toEqual(["prefix part must be non-empty"]);
@@ -142,7 +149,13 @@ describe("qualified names and labels", () => {
   test("annotations: keys are lower-cased before the check, size limited to 256 KiB", () => {
     expect(validateAnnotations({ "Example.com/Key": "x" }, "metadata.annotations")).toEqual([]);
     const big = validateAnnotations({ a: "x".repeat(256 * 1024) }, "metadata.annotations");
-    expect(big).toEqual([{ reason: "FieldValueTooLong", field: "metadata.annotations", message: "Too long: may not be more than 262144 bytes" }]);
+    expect(big).toEqual([
+      {
+        reason: "FieldValueTooLong",
+        field: "metadata.annotations",
+        message: "Too long: may not be more than 262144 bytes",
+      },
+    ]);
     expect(validateAnnotations({ a: "x".repeat(256 * 1024 - 1) }, "metadata.annotations")).toEqual([]);
   });
 });
@@ -153,7 +166,9 @@ describe("keys, env names, paths", () => {
   });
 
   test("config key problems", () => {
-    expect(isConfigMapKey("a/b")[0]).toMatch(/^a valid config key must consist of alphanumeric characters, '-', '_' or '.'/);
+    expect(isConfigMapKey("a/b")[0]).toMatch(
+      /^a valid config key must consist of alphanumeric characters, '-', '_' or '.'/,
+    );
     expect(isConfigMapKey(".")).toEqual(["must not be '.'"]);
     expect(isConfigMapKey("..")).toEqual(["must not be '..'"]);
     expect(isConfigMapKey("..a")).toEqual(["must not start with '..'"]);
@@ -177,14 +192,17 @@ describe("ports", () => {
   test("port numbers", () => {
     expect(isValidPortNum(1)).toEqual([]);
     expect(isValidPortNum(65535)).toEqual([]);
-    for (const bad of [0, 65536, -1, 1.5, "80"]) expect(isValidPortNum(bad)).toEqual(["must be between 1 and 65535, inclusive"]);
+    for (const bad of [0, 65536, -1, 1.5, "80"])
+      expect(isValidPortNum(bad)).toEqual(["must be between 1 and 65535, inclusive"]);
   });
 
   test("IANA service names", () => {
     expect(isValidPortName("http")).toEqual([]);
     expect(isValidPortName("h2c-web")).toEqual([]);
     expect(isValidPortName("a".repeat(16))).toContain("must be no more than 15 characters");
-    expect(isValidPortName("HTTP")).toContain("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
+    expect(isValidPortName("HTTP")).toContain(
+      "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
+    );
     expect(isValidPortName("8080")).toEqual(["must contain at least one letter (a-z)"]);
     expect(isValidPortName("a--b")).toEqual(["must not contain consecutive hyphens"]);
     expect(isValidPortName("-ab")).toEqual(["must not begin or end with a hyphen"]);
@@ -193,7 +211,11 @@ describe("ports", () => {
   test("int-or-string ports", () => {
     expect(validatePortNumOrName(8080, "p")).toEqual([]);
     expect(validatePortNumOrName("http", "p")).toEqual([]);
-    expect(validatePortNumOrName(0, "p")[0]).toEqual({ reason: "FieldValueInvalid", field: "p", message: "Invalid value: 0: must be between 1 and 65535, inclusive" });
+    expect(validatePortNumOrName(0, "p")[0]).toEqual({
+      reason: "FieldValueInvalid",
+      field: "p",
+      message: "Invalid value: 0: must be between 1 and 65535, inclusive",
+    });
     expect(validatePortNumOrName("HTTP", "p")[0]!.field).toBe("p");
   });
 });
@@ -220,14 +242,24 @@ describe("IPs", () => {
   test("special addresses are not endpoints", () => {
     expect(nonSpecialIPErrors("10.1.2.3")).toEqual([]);
     expect(nonSpecialIPErrors("0.0.0.0")).toEqual(["may not be unspecified (0.0.0.0)"]);
-    expect(nonSpecialIPErrors("127.0.0.5")).toEqual(["may not be in the loopback range (127.0.0.0/8, ::1/128)"]);
+    expect(nonSpecialIPErrors("127.0.0.5")).toEqual([
+      "may not be in the loopback range (127.0.0.0/8, ::1/128)",
+    ]);
     expect(nonSpecialIPErrors("::1")).toEqual(["may not be in the loopback range (127.0.0.0/8, ::1/128)"]);
     expect(nonSpecialIPErrors("::")).toEqual(["may not be unspecified (::)"]);
-    expect(nonSpecialIPErrors("169.254.1.1")).toEqual(["may not be in the link-local range (169.254.0.0/16, fe80::/10)"]);
-    expect(nonSpecialIPErrors("fe80::1")).toEqual(["may not be in the link-local range (169.254.0.0/16, fe80::/10)"]);
-    expect(nonSpecialIPErrors("224.0.0.251")).toEqual(["may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"]);
+    expect(nonSpecialIPErrors("169.254.1.1")).toEqual([
+      "may not be in the link-local range (169.254.0.0/16, fe80::/10)",
+    ]);
+    expect(nonSpecialIPErrors("fe80::1")).toEqual([
+      "may not be in the link-local range (169.254.0.0/16, fe80::/10)",
+    ]);
+    expect(nonSpecialIPErrors("224.0.0.251")).toEqual([
+      "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)",
+    ]);
     expect(nonSpecialIPErrors("ff02::1")).toHaveLength(1);
-    expect(nonSpecialIPErrors("::ffff:127.0.0.1")).toEqual(["may not be in the loopback range (127.0.0.0/8, ::1/128)"]);
+    expect(nonSpecialIPErrors("::ffff:127.0.0.1")).toEqual([
+      "may not be in the loopback range (127.0.0.0/8, ::1/128)",
+    ]);
     expect(nonSpecialIPErrors("2001:db8::1")).toEqual([]);
   });
 });
@@ -285,15 +317,25 @@ describe("field error formatting", () => {
   });
 
   test("each reason", () => {
-    expect(fieldInvalid("metadata.name", "Foo", "bad")).toEqual({ reason: "FieldValueInvalid", field: "metadata.name", message: 'Invalid value: "Foo": bad' });
+    expect(fieldInvalid("metadata.name", "Foo", "bad")).toEqual({
+      reason: "FieldValueInvalid",
+      field: "metadata.name",
+      message: 'Invalid value: "Foo": bad',
+    });
     expect(fieldRequired("spec.x").message).toBe("Required value");
     expect(fieldRequired("spec.x", "why").message).toBe("Required value: why");
-    expect(fieldNotSupported("spec.t", "X", ["A", "B"]).message).toBe('Unsupported value: "X": supported values: "A", "B"');
+    expect(fieldNotSupported("spec.t", "X", ["A", "B"]).message).toBe(
+      'Unsupported value: "X": supported values: "A", "B"',
+    );
     expect(fieldDuplicate("spec.p", "http").message).toBe('Duplicate value: "http"');
     expect(fieldForbidden("spec").message).toBe("Forbidden");
     expect(fieldForbidden("spec", "no").message).toBe("Forbidden: no");
     expect(fieldTooLong("data", 10).message).toBe("Too long: may not be more than 10 bytes");
-    expect(fieldTooMany("endpoints", 1001, 1000)).toEqual({ reason: "FieldValueTooMany", field: "endpoints", message: "Too many: 1001: must have at most 1000 items" });
+    expect(fieldTooMany("endpoints", 1001, 1000)).toEqual({
+      reason: "FieldValueTooMany",
+      field: "endpoints",
+      message: "Too many: 1001: must have at most 1000 items",
+    });
   });
 
   test("jsonEqual ignores key order and undefined members", () => {

@@ -805,6 +805,11 @@ function validatePodUpdate(errs: Errs, obj: KubeObject, old: KubeObject): void {
   else delete munged.tolerations;
   if (isSet(oldSpec.schedulingGates)) munged.schedulingGates = oldSpec.schedulingGates;
   else delete munged.schedulingGates;
+  // the binding subresource (routed through update here) sets nodeName once
+  if (!oldSpec.nodeName && typeof spec.nodeName === "string") {
+    if (isSet(oldSpec.nodeName)) munged.nodeName = oldSpec.nodeName;
+    else delete munged.nodeName;
+  }
   const oldGrace = oldSpec.terminationGracePeriodSeconds;
   if (isInt(oldGrace) && oldGrace < 0 && munged.terminationGracePeriodSeconds === 1)
     munged.terminationGracePeriodSeconds = oldGrace;

@@ -71,7 +71,7 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
   if (verbOverride) verb = verbOverride;
   else if (m === "GET" || m === "HEAD") {
     const watch = query.get("watch");
-    if (info.name === undefined) verb = watch === "true" || watch === "1" ? "watch" : "list";
+    if (info.name === undefined) verb = queryBool(watch) ? "watch" : "list";
     else verb = "get";
   } else if (m === "POST") verb = "create";
   else if (m === "PUT") verb = "update";
@@ -80,4 +80,9 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
   else verb = m.toLowerCase();
   info.verb = verb;
   return info;
+}
+
+/** Go's strconv.ParseBool, which query parameters follow upstream ("True", "t", "1", ...) */
+export function queryBool(v: string | null): boolean {
+  return v !== null && ["1", "t", "T", "TRUE", "true", "True"].includes(v);
 }

@@ -32,7 +32,7 @@ import {
 import { objectFilter } from "./object-filter.js";
 import { pruneUnknownFields } from "./prune.js";
 import type { DeleteOptions, Registry } from "./registry.js";
-import type { RequestInfo } from "./request-info.js";
+import { queryBool, type RequestInfo } from "./request-info.js";
 import { fromStored } from "./versioning.js";
 import type { WatchItem } from "./watch-cache.js";
 
@@ -359,8 +359,8 @@ export class RestHandler {
     const neg = negotiate(req.headers.accept);
     const rv = resourceVersionParam(q);
     const timeout = intParam(q, "timeoutSeconds", { min: 0, max: 24 * 3600 });
-    const bookmarks = q.get("allowWatchBookmarks") === "true";
-    const sendInitialEvents = q.get("sendInitialEvents") === "true";
+    const bookmarks = queryBool(q.get("allowWatchBookmarks"));
+    const sendInitialEvents = queryBool(q.get("sendInitialEvents"));
     if (sendInitialEvents && !bookmarks)
       throw errors.badRequest("sendInitialEvents requires allowWatchBookmarks=true");
     if (ri.name !== undefined)
@@ -546,7 +546,7 @@ export class RestHandler {
     ]);
     const isApply = format === "apply-patch";
     const manager = fieldManagerParam(q, isApply) ?? defaultFieldManager(req);
-    const force = q.get("force") === "true";
+    const force = queryBool(q.get("force"));
     if (q.get("force") !== null && !isApply)
       throw errors.badRequest("force is only supported for server-side apply (application/apply-patch+yaml)");
     const schema = schemaOf(info);

@@ -5,7 +5,9 @@ describe("backoffDelay", () => {
   const noJitter = { initialMs: 100, maxMs: 1000, jitter: 0 };
 
   it("doubles per attempt and caps at max", () => {
-    expect([0, 1, 2, 3, 4, 5].map((a) => backoffDelay(a, noJitter))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect([0, 1, 2, 3, 4, 5].map((a) => backoffDelay(a, noJitter))).toEqual([
+      100, 200, 400, 800, 1000, 1000,
+    ]);
   });
 
   it("honours a custom factor", () => {

@@ -45,7 +45,9 @@ describe("kubeconfig files", () => {
       "a.yaml",
       kubeconfig({
         "current-context": "dev",
-        clusters: [{ name: "c1", cluster: { server: "https://127.0.0.1:6443/", "certificate-authority": "ca.crt" } }],
+        clusters: [
+          { name: "c1", cluster: { server: "https://127.0.0.1:6443/", "certificate-authority": "ca.crt" } },
+        ],
         users: [{ name: "u1", user: { "client-certificate": "client.crt", "client-key": "./client.key" } }],
         contexts: [{ name: "dev", context: { cluster: "c1", user: "u1", namespace: "team-a" } }],
       }),
@@ -69,7 +71,11 @@ describe("kubeconfig files", () => {
         clusters: [
           {
             name: "c",
-            cluster: { server: "https://k.example:443", "certificate-authority-data": b64(pki.caCert), "tls-server-name": "kubernetes" },
+            cluster: {
+              server: "https://k.example:443",
+              "certificate-authority-data": b64(pki.caCert),
+              "tls-server-name": "kubernetes",
+            },
           },
         ],
         users: [
@@ -101,7 +107,9 @@ describe("kubeconfig files", () => {
       "tok.yaml",
       kubeconfig({
         "current-context": "x",
-        clusters: [{ name: "c", cluster: { server: "https://10.0.0.1:6443", "insecure-skip-tls-verify": true } }],
+        clusters: [
+          { name: "c", cluster: { server: "https://10.0.0.1:6443", "insecure-skip-tls-verify": true } },
+        ],
         users: [{ name: "u", user: { tokenFile: "token" } }],
         contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
       }),
@@ -132,7 +140,9 @@ describe("kubeconfig files", () => {
     const two = loadClusterConnection({ kubeconfig: path, context: "two", env: {} });
     expect(two.server).toBe("https://two:2");
     expect(two.namespace).toBe("n2");
-    expect(loadClusterConnection({ kubeconfig: path, context: "two", namespace: "ov", env: {} }).namespace).toBe("ov");
+    expect(
+      loadClusterConnection({ kubeconfig: path, context: "two", namespace: "ov", env: {} }).namespace,
+    ).toBe("ov");
   });
 
   it("merges $KUBECONFIG first-wins, skipping missing files", () => {
@@ -169,15 +179,21 @@ describe("kubeconfig files", () => {
     // swapping the order swaps the winner
     const swapped = loadClusterConnection({ env: { KUBECONFIG: `${second}:${first}` } });
     expect(swapped.server).toBe("https://second-only:2");
-    expect(loadClusterConnection({ env: { KUBECONFIG: `${second}:${first}` }, context: "shared" }).server).toBe(
-      "https://second:2",
-    );
+    expect(
+      loadClusterConnection({ env: { KUBECONFIG: `${second}:${first}` }, context: "shared" }).server,
+    ).toBe("https://second:2");
   });
 
   it("mergeKubeconfigs keeps the first definition of every name", () => {
     const a = parseKubeconfig(kubeconfig({ users: [{ name: "u", user: { token: "a" } }] }), "/x/a");
     const b = parseKubeconfig(
-      kubeconfig({ "current-context": "c", users: [{ name: "u", user: { token: "b" } }, { name: "v", user: { token: "v" } }] }),
+      kubeconfig({
+        "current-context": "c",
+        users: [
+          { name: "u", user: { token: "b" } },
+          { name: "v", user: { token: "v" } },
+        ],
+      }),
       "/x/b",
     );
     const m = mergeKubeconfigs([a, b]);
@@ -203,7 +219,9 @@ describe("kubeconfig files", () => {
       expect(kubeconfigPaths({ env: {}, homeDir: home }).origin).toBe("home");
       expect(loadClusterConnection({ env: {}, homeDir: home }).server).toBe("https://home:6443");
       // an empty KUBECONFIG counts as unset
-      expect(loadClusterConnection({ env: { KUBECONFIG: "" }, homeDir: home }).server).toBe("https://home:6443");
+      expect(loadClusterConnection({ env: { KUBECONFIG: "" }, homeDir: home }).server).toBe(
+        "https://home:6443",
+      );
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
@@ -223,13 +241,16 @@ describe("kubeconfig errors", () => {
   });
 
   it("all $KUBECONFIG entries missing", () => {
-    expect(() => loadClusterConnection({ env: { KUBECONFIG: join(dir, "x1") + ":" + join(dir, "x2") } })).toThrow(
-      /none of the files in KUBECONFIG exist/,
-    );
+    expect(() =>
+      loadClusterConnection({ env: { KUBECONFIG: join(dir, "x1") + ":" + join(dir, "x2") } }),
+    ).toThrow(/none of the files in KUBECONFIG exist/);
   });
 
   it("unknown context lists the known ones", () => {
-    const p = write("e1.yaml", kubeconfig({ ...base, "current-context": "ctx", users: [{ name: "u", user: {} }] }));
+    const p = write(
+      "e1.yaml",
+      kubeconfig({ ...base, "current-context": "ctx", users: [{ name: "u", user: {} }] }),
+    );
     expect(() => loadClusterConnection({ kubeconfig: p, context: "prod", env: {} })).toThrow(
       /context "prod" not found \(known: ctx\)/,
     );
@@ -242,12 +263,16 @@ describe("kubeconfig errors", () => {
 
   it("missing cluster / user entries", () => {
     const noUser = write("e3.yaml", kubeconfig({ ...base, "current-context": "ctx" }));
-    expect(() => loadClusterConnection({ kubeconfig: noUser, env: {} })).toThrow(/user "u" \(context "ctx"\) not found/);
+    expect(() => loadClusterConnection({ kubeconfig: noUser, env: {} })).toThrow(
+      /user "u" \(context "ctx"\) not found/,
+    );
     const noCluster = write(
       "e4.yaml",
       kubeconfig({ "current-context": "ctx", contexts: [{ name: "ctx", context: { cluster: "gone" } }] }),
     );
-    expect(() => loadClusterConnection({ kubeconfig: noCluster, env: {} })).toThrow(/cluster "gone".*not found/);
+    expect(() => loadClusterConnection({ kubeconfig: noCluster, env: {} })).toThrow(
+      /cluster "gone".*not found/,
+    );
   });
 
   it("missing referenced certificate file names the file", () => {
@@ -260,21 +285,31 @@ describe("kubeconfig errors", () => {
       }),
     );
     expect(() => loadClusterConnection({ kubeconfig: p, env: {} })).toThrow(
-      new RegExp(`client-certificate for user "u" file ${join(dir, "absent.crt").replace(/[.]/g, "\\.")} does not exist`),
+      new RegExp(
+        `client-certificate for user "u" file ${join(dir, "absent.crt").replace(/[.]/g, "\\.")} does not exist`,
+      ),
     );
   });
 
   it("certificate without key, bad base64 data, CA plus insecure, bad server URL, invalid YAML", () => {
     const certOnly = write(
       "e6.yaml",
-      kubeconfig({ ...base, "current-context": "ctx", users: [{ name: "u", user: { "client-certificate": "client.crt" } }] }),
+      kubeconfig({
+        ...base,
+        "current-context": "ctx",
+        users: [{ name: "u", user: { "client-certificate": "client.crt" } }],
+      }),
     );
-    expect(() => loadClusterConnection({ kubeconfig: certOnly, env: {} })).toThrow(/both a client certificate and a client key/);
+    expect(() => loadClusterConnection({ kubeconfig: certOnly, env: {} })).toThrow(
+      /both a client certificate and a client key/,
+    );
     const badData = write(
       "e7.yaml",
       kubeconfig({
         "current-context": "ctx",
-        clusters: [{ name: "c", cluster: { server: "https://s:1", "certificate-authority-data": b64("hello") } }],
+        clusters: [
+          { name: "c", cluster: { server: "https://s:1", "certificate-authority-data": b64("hello") } },
+        ],
         contexts: [{ name: "ctx", context: { cluster: "c" } }],
       }),
     );
@@ -283,11 +318,22 @@ describe("kubeconfig errors", () => {
       "e8.yaml",
       kubeconfig({
         "current-context": "ctx",
-        clusters: [{ name: "c", cluster: { server: "https://s:1", "certificate-authority": "ca.crt", "insecure-skip-tls-verify": true } }],
+        clusters: [
+          {
+            name: "c",
+            cluster: {
+              server: "https://s:1",
+              "certificate-authority": "ca.crt",
+              "insecure-skip-tls-verify": true,
+            },
+          },
+        ],
         contexts: [{ name: "ctx", context: { cluster: "c" } }],
       }),
     );
-    expect(() => loadClusterConnection({ kubeconfig: both, env: {} })).toThrow(/insecure-skip-tls-verify together/);
+    expect(() => loadClusterConnection({ kubeconfig: both, env: {} })).toThrow(
+      /insecure-skip-tls-verify together/,
+    );
     const badUrl = write(
       "e9.yaml",
       kubeconfig({
@@ -307,7 +353,9 @@ describe("kubeconfig errors", () => {
       kubeconfig({
         ...base,
         "current-context": "ctx",
-        users: [{ name: "u", user: { exec: { command: "aws", apiVersion: "client.authentication.k8s.io/v1" } } }],
+        users: [
+          { name: "u", user: { exec: { command: "aws", apiVersion: "client.authentication.k8s.io/v1" } } },
+        ],
       }),
     );
     expect(() => loadClusterConnection({ kubeconfig: p, env: {} })).toThrow(/exec credential plugins/);
@@ -317,7 +365,9 @@ describe("kubeconfig errors", () => {
     const cfg = parseKubeconfig(
       kubeconfig({
         "current-context": "ctx",
-        clusters: [{ name: "c", cluster: { server: "https://s:1", "certificate-authority": "/virtual/ca.pem" } }],
+        clusters: [
+          { name: "c", cluster: { server: "https://s:1", "certificate-authority": "/virtual/ca.pem" } },
+        ],
         contexts: [{ name: "ctx", context: { cluster: "c" } }],
       }),
       "/virtual/config",
@@ -356,7 +406,9 @@ describe("in-cluster", () => {
     });
     // and it is the last fallback of loadClusterConnection
     const home = mkdtempSync(join(dir, "emptyhome-"));
-    expect(loadClusterConnection({ env, homeDir: home, inClusterPaths: paths }).server).toBe("https://10.96.0.1:443");
+    expect(loadClusterConnection({ env, homeDir: home, inClusterPaths: paths }).server).toBe(
+      "https://10.96.0.1:443",
+    );
   });
 
   it("brackets IPv6 hosts; POD_NAMESPACE wins; missing namespace file means default", () => {
@@ -371,9 +423,9 @@ describe("in-cluster", () => {
   it("fails clearly outside a cluster or without the token", () => {
     const paths = saDir({ ca: pki.caCert });
     expect(() => inClusterConnection({}, paths)).toThrow(/not running in a cluster/);
-    expect(() => inClusterConnection({ KUBERNETES_SERVICE_HOST: "h", KUBERNETES_SERVICE_PORT: "1" }, paths)).toThrow(
-      /service account token file .* does not exist/,
-    );
+    expect(() =>
+      inClusterConnection({ KUBERNETES_SERVICE_HOST: "h", KUBERNETES_SERVICE_PORT: "1" }, paths),
+    ).toThrow(/service account token file .* does not exist/);
     const home = mkdtempSync(join(dir, "emptyhome-"));
     expect(() => loadClusterConnection({ env: {}, homeDir: home, inClusterPaths: paths })).toThrow(
       /no kubeconfig found .* in-cluster configuration failed: not running in a cluster/,

@@ -1,5 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer as createHttp,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createHttps } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -35,30 +40,60 @@ const conn = (server: string, extra: Partial<ClusterConnection> = {}): ClusterCo
 describe("resourcePath", () => {
   it("core and grouped, namespaced and cluster-scoped, names and subresources", () => {
     expect(resourcePath({ group: "", version: "v1", resource: "pods" })).toBe("/api/v1/pods");
-    expect(resourcePath({ group: "", version: "v1", resource: "pods", namespace: "ns1" })).toBe("/api/v1/namespaces/ns1/pods");
-    expect(resourcePath({ group: "", version: "v1", resource: "pods", namespace: "ns1", name: "web-0", subresource: "status" })).toBe(
-      "/api/v1/namespaces/ns1/pods/web-0/status",
+    expect(resourcePath({ group: "", version: "v1", resource: "pods", namespace: "ns1" })).toBe(
+      "/api/v1/namespaces/ns1/pods",
     );
-    expect(resourcePath({ group: "apps", version: "v1", resource: "deployments", namespace: "a", name: "d", subresource: "scale" })).toBe(
-      "/apis/apps/v1/namespaces/a/deployments/d/scale",
+    expect(
+      resourcePath({
+        group: "",
+        version: "v1",
+        resource: "pods",
+        namespace: "ns1",
+        name: "web-0",
+        subresource: "status",
+      }),
+    ).toBe("/api/v1/namespaces/ns1/pods/web-0/status");
+    expect(
+      resourcePath({
+        group: "apps",
+        version: "v1",
+        resource: "deployments",
+        namespace: "a",
+        name: "d",
+        subresource: "scale",
+      }),
+    ).toBe("/apis/apps/v1/namespaces/a/deployments/d/scale");
+    expect(resourcePath({ group: "", version: "v1", resource: "namespaces", name: "kube-system" })).toBe(
+      "/api/v1/namespaces/kube-system",
     );
-    expect(resourcePath({ group: "", version: "v1", resource: "namespaces", name: "kube-system" })).toBe("/api/v1/namespaces/kube-system");
-    expect(resourcePath({ group: "", version: "v1", resource: "nodes", name: "n1" })).toBe("/api/v1/nodes/n1");
-    expect(resourcePath({ group: "custom.metrics.k8s.io", version: "v1beta2", resource: "pods", namespace: "x", name: "*" })).toBe(
-      "/apis/custom.metrics.k8s.io/v1beta2/namespaces/x/pods/*",
+    expect(resourcePath({ group: "", version: "v1", resource: "nodes", name: "n1" })).toBe(
+      "/api/v1/nodes/n1",
     );
+    expect(
+      resourcePath({
+        group: "custom.metrics.k8s.io",
+        version: "v1beta2",
+        resource: "pods",
+        namespace: "x",
+        name: "*",
+      }),
+    ).toBe("/apis/custom.metrics.k8s.io/v1beta2/namespaces/x/pods/*");
     // "" namespace means all namespaces
     expect(resourcePath({ group: "", version: "v1", resource: "pods", namespace: "" })).toBe("/api/v1/pods");
   });
 
   it("encodes and rejects unsafe segments", () => {
-    expect(resourcePath({ group: "", version: "v1", resource: "configmaps", namespace: "n", name: "a:b" })).toBe(
-      "/api/v1/namespaces/n/configmaps/a%3Ab",
-    );
+    expect(
+      resourcePath({ group: "", version: "v1", resource: "configmaps", namespace: "n", name: "a:b" }),
+    ).toBe("/api/v1/namespaces/n/configmaps/a%3Ab");
     for (const name of ["", ".", "..", "a/b", "a%2Fb"]) {
-      expect(() => resourcePath({ group: "", version: "v1", resource: "pods", namespace: "n", name })).toThrow(/invalid name/);
+      expect(() =>
+        resourcePath({ group: "", version: "v1", resource: "pods", namespace: "n", name }),
+      ).toThrow(/invalid name/);
     }
-    expect(() => resourcePath({ group: "", version: "v1", resource: "pods", subresource: "status" })).toThrow(/needs a name/);
+    expect(() => resourcePath({ group: "", version: "v1", resource: "pods", subresource: "status" })).toThrow(
+      /needs a name/,
+    );
   });
 
   it("parseApiVersion and buildQuery", () => {
@@ -75,7 +110,15 @@ describe("ApiError", () => {
   it("is built from a Status body", () => {
     const e = apiErrorFromResponse(
       409,
-      JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", reason: "AlreadyExists", message: 'pods "a" already exists', code: 409 }),
+      JSON.stringify({
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        reason: "AlreadyExists",
+        message: 'pods "a" already exists',
+        code: 409,
+      }),
     );
     expect(e).toBeInstanceOf(ApiError);
     expect(e.code).toBe(409);
@@ -87,7 +130,12 @@ describe("ApiError", () => {
 
   it("is synthesized for non-JSON and non-Status bodies", () => {
     const e = apiErrorFromResponse(503, "<html>upstream down</html>", "GET", "/api/v1/pods");
-    expect(e.status).toMatchObject({ kind: "Status", status: "Failure", code: 503, reason: "ServiceUnavailable" });
+    expect(e.status).toMatchObject({
+      kind: "Status",
+      status: "Failure",
+      code: 503,
+      reason: "ServiceUnavailable",
+    });
     expect(e.message).toContain("GET /api/v1/pods");
     expect(e.message).toContain("upstream down");
     const e2 = apiErrorFromResponse(404, JSON.stringify({ error: "nope" }));
@@ -111,7 +159,13 @@ describe("RestClient against the protocol fake", () => {
   let client: RestClient;
 
   beforeAll(async () => {
-    fake = await startProtocolFake({ group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true });
+    fake = await startProtocolFake({
+      group: "",
+      version: "v1",
+      resource: "configmaps",
+      kind: "ConfigMap",
+      namespaced: true,
+    });
     client = new RestClient(conn(fake.url, { token: "sekrit" }), { component: "test" });
   });
   afterAll(async () => {
@@ -134,7 +188,9 @@ describe("RestClient against the protocol fake", () => {
     expect(last.headers.authorization).toBe("Bearer sekrit");
     expect(last.headers["content-type"]).toBe("application/json");
 
-    await expect(client.create({ ...cm, namespace: "ns1" }, { metadata: { name: "a" } })).rejects.toSatisfy(isAlreadyExists);
+    await expect(client.create({ ...cm, namespace: "ns1" }, { metadata: { name: "a" } })).rejects.toSatisfy(
+      isAlreadyExists,
+    );
 
     const got = await client.get({ ...cm, namespace: "ns1", name: "a" });
     expect(got).toMatchObject({ metadata: { name: "a", namespace: "ns1" }, data: { k: "1" } });
@@ -145,17 +201,24 @@ describe("RestClient against the protocol fake", () => {
     await expect(stale).rejects.toSatisfy(isConflict);
     await expect(stale).rejects.toMatchObject({ code: 409, reason: "Conflict" });
 
-    for (const n of ["b", "c", "d", "e"]) await client.create({ ...cm, namespace: "ns1" }, { metadata: { name: n } });
+    for (const n of ["b", "c", "d", "e"])
+      await client.create({ ...cm, namespace: "ns1" }, { metadata: { name: n } });
     const page1 = await client.list({ ...cm, namespace: "ns1" }, { limit: 2 });
     expect(page1.items.map((i) => i.metadata.name)).toEqual(["a", "b"]);
     expect(page1.metadata.continue).toBeTruthy();
-    const page2 = await client.list({ ...cm, namespace: "ns1" }, { limit: 2, continue: page1.metadata.continue });
+    const page2 = await client.list(
+      { ...cm, namespace: "ns1" },
+      { limit: 2, continue: page1.metadata.continue },
+    );
     expect(page2.items.map((i) => i.metadata.name)).toEqual(["c", "d"]);
     const q = fake.requests.at(-1)!.query;
     expect(q.get("limit")).toBe("2");
     expect(q.get("continue")).toBe(page1.metadata.continue);
 
-    const st = await client.delete({ ...cm, namespace: "ns1", name: "e" }, { propagationPolicy: "Foreground", gracePeriodSeconds: 0, preconditions: { uid: "u1" } });
+    const st = await client.delete(
+      { ...cm, namespace: "ns1", name: "e" },
+      { propagationPolicy: "Foreground", gracePeriodSeconds: 0, preconditions: { uid: "u1" } },
+    );
     expect(st).toMatchObject({ kind: "Status", status: "Success" });
     const del = fake.requests.at(-1)!;
     expect(del.method).toBe("DELETE");
@@ -182,7 +245,10 @@ describe("RestClient against the protocol fake", () => {
 
   it("watch streams events from a resourceVersion, honours close() and the caller's signal", async () => {
     const start = fake.currentRv;
-    const stream = await client.watch<KubeObject>({ ...cm, namespace: "w" }, { resourceVersion: String(start), allowWatchBookmarks: true, timeoutSeconds: 30 });
+    const stream = await client.watch<KubeObject>(
+      { ...cm, namespace: "w" },
+      { resourceVersion: String(start), allowWatchBookmarks: true, timeoutSeconds: 30 },
+    );
     const q = fake.requests.at(-1)!.query;
     expect(q.get("watch")).toBe("true");
     expect(q.get("resourceVersion")).toBe(String(start));
@@ -203,7 +269,10 @@ describe("RestClient against the protocol fake", () => {
     expect(stream.isClosed).toBe(true);
 
     const ac = new AbortController();
-    const s2 = await client.watch({ ...cm, namespace: "w" }, { resourceVersion: String(fake.currentRv), signal: ac.signal });
+    const s2 = await client.watch(
+      { ...cm, namespace: "w" },
+      { resourceVersion: String(fake.currentRv), signal: ac.signal },
+    );
     const t0 = performance.now();
     setTimeout(() => ac.abort(), 30);
     const n: string[] = [];
@@ -264,7 +333,8 @@ describe("RestClient details", () => {
   let server: Server;
   let url: string;
   let handler: (req: IncomingMessage, body: string, res: ServerResponse) => void;
-  const seen: Array<{ method?: string; url?: string; headers: IncomingMessage["headers"]; body: string }> = [];
+  const seen: Array<{ method?: string; url?: string; headers: IncomingMessage["headers"]; body: string }> =
+    [];
 
   beforeAll(async () => {
     server = createHttp((req, res) => {
@@ -300,14 +370,22 @@ describe("RestClient details", () => {
     await c.patch(ref, { spec: { replicas: 3 } }, { type: "merge" });
     await c.patch(ref, { spec: { replicas: 3 } }, { type: "strategic" });
     await c.patch(ref, [{ op: "replace", path: "/spec/replicas", value: 2 }], { type: "json" });
-    await c.patch(ref, { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web" } }, { type: "apply", fieldManager: "kubeplane", force: true });
+    await c.patch(
+      ref,
+      { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web" } },
+      { type: "apply", fieldManager: "kubeplane", force: true },
+    );
     expect(seen.map((s) => s.headers["content-type"])).toEqual([
       "application/merge-patch+json",
       "application/strategic-merge-patch+json",
       "application/json-patch+json",
       "application/apply-patch+yaml",
     ]);
-    expect(seen.every((s) => s.method === "PATCH" && s.url?.startsWith("/apis/apps/v1/namespaces/d/deployments/web"))).toBe(true);
+    expect(
+      seen.every(
+        (s) => s.method === "PATCH" && s.url?.startsWith("/apis/apps/v1/namespaces/d/deployments/web"),
+      ),
+    ).toBe(true);
     expect(seen[3]!.url).toBe("/apis/apps/v1/namespaces/d/deployments/web?fieldManager=kubeplane&force=true");
     expect(JSON.parse(seen[2]!.body)).toEqual([{ op: "replace", path: "/spec/replicas", value: 2 }]);
     expect(() => c.patch(ref, {}, { type: "apply" })).toThrow(/fieldManager/);
@@ -319,10 +397,45 @@ describe("RestClient details", () => {
   it("keeps the server URL's path prefix and sends dryRun/fieldValidation", async () => {
     handler = ok;
     const c = new RestClient(conn(`${url}/k8s/clusters/c-1/`), { component: "x" });
-    await c.create({ group: "", version: "v1", resource: "configmaps", namespace: "n" }, { metadata: { name: "x" } }, { dryRun: true, fieldValidation: "Strict", fieldManager: "me" });
-    expect(seen[0]!.url).toBe("/k8s/clusters/c-1/api/v1/namespaces/n/configmaps?dryRun=All&fieldManager=me&fieldValidation=Strict");
+    await c.create(
+      { group: "", version: "v1", resource: "configmaps", namespace: "n" },
+      { metadata: { name: "x" } },
+      { dryRun: true, fieldValidation: "Strict", fieldManager: "me" },
+    );
+    expect(seen[0]!.url).toBe(
+      "/k8s/clusters/c-1/api/v1/namespaces/n/configmaps?dryRun=All&fieldManager=me&fieldValidation=Strict",
+    );
     expect(await c.getRaw("/version")).toContain("ConfigMap");
     expect(seen[1]!.url).toBe("/k8s/clusters/c-1/version");
+    await c.close();
+  });
+
+  it("deleteCollection, updateStatus and watch-by-name build the right requests", async () => {
+    handler = ok;
+    const c = new RestClient(conn(url), { component: "x" });
+    await c.deleteCollection(
+      { group: "", version: "v1", resource: "pods", namespace: "n" },
+      { labelSelector: "app=web", propagationPolicy: "Background" },
+    );
+    expect(seen[0]!.method).toBe("DELETE");
+    expect(seen[0]!.url).toBe("/api/v1/namespaces/n/pods?labelSelector=app%3Dweb");
+    expect(JSON.parse(seen[0]!.body)).toMatchObject({
+      kind: "DeleteOptions",
+      propagationPolicy: "Background",
+    });
+    await resource(c, R.deployments).updateStatus({
+      metadata: { name: "d", namespace: "n", resourceVersion: "5" },
+    });
+    expect(seen[1]!.method).toBe("PUT");
+    expect(seen[1]!.url).toBe("/apis/apps/v1/namespaces/n/deployments/d/status");
+    const w = await c.watch(
+      { group: "", version: "v1", resource: "pods", namespace: "n", name: "p1" },
+      { fieldSelector: "spec.nodeName=a" },
+    );
+    w.close();
+    expect(seen[2]!.url).toBe(
+      "/api/v1/namespaces/n/pods?watch=true&fieldSelector=spec.nodeName%3Da%2Cmetadata.name%3Dp1",
+    );
     await c.close();
   });
 
@@ -332,7 +445,9 @@ describe("RestClient details", () => {
     };
     const c = new RestClient(conn(url), { component: "x", timeoutMs: 100 });
     const t0 = performance.now();
-    await expect(c.get({ group: "", version: "v1", resource: "pods", namespace: "a", name: "b" })).rejects.toBeInstanceOf(RequestTimeoutError);
+    await expect(
+      c.get({ group: "", version: "v1", resource: "pods", namespace: "a", name: "b" }),
+    ).rejects.toBeInstanceOf(RequestTimeoutError);
     expect(performance.now() - t0).toBeLessThan(2000);
     await c.close();
   });
@@ -343,7 +458,10 @@ describe("RestClient details", () => {
     try {
       const file = join(dir, "token");
       writeFileSync(file, "one\n");
-      const c = new RestClient(conn(url, { token: "one", tokenFile: file }), { component: "x", tokenReloadMs: 20 });
+      const c = new RestClient(conn(url, { token: "one", tokenFile: file }), {
+        component: "x",
+        tokenReloadMs: 20,
+      });
       await c.getRaw("/a");
       writeFileSync(file, "two\n");
       await new Promise((r) => setTimeout(r, 40));
@@ -361,7 +479,9 @@ describe("RestClient details", () => {
       res.end("<h1>bad gateway</h1>");
     };
     const c = new RestClient(conn(url), { component: "x", maxRetries: 0 });
-    const err = await c.get({ group: "", version: "v1", resource: "pods", namespace: "a", name: "b" }).catch((e: unknown) => e);
+    const err = await c
+      .get({ group: "", version: "v1", resource: "pods", namespace: "a", name: "b" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).code).toBe(502);
     expect((err as ApiError).status.kind).toBe("Status");
@@ -381,13 +501,26 @@ describe("RestClient over TLS", () => {
   beforeAll(async () => {
     pki = await makeTestPki();
     server = createHttps(
-      { cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requestCert: true, rejectUnauthorized: false },
+      {
+        cert: pki.serverCert,
+        key: pki.serverKey,
+        ca: pki.caCert,
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
       (req, res) => {
         const sock = req.socket as import("node:tls").TLSSocket;
         const peer = sock.getPeerCertificate();
         clientCNs.push(sock.authorized ? String(peer.subject?.CN) : "anonymous");
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ kind: "NamespaceList", apiVersion: "v1", metadata: { resourceVersion: "1" }, items: [] }));
+        res.end(
+          JSON.stringify({
+            kind: "NamespaceList",
+            apiVersion: "v1",
+            metadata: { resourceVersion: "1" },
+            items: [],
+          }),
+        );
       },
     );
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -401,7 +534,9 @@ describe("RestClient over TLS", () => {
   const ns = { group: "", version: "v1", resource: "namespaces" };
 
   it("verifies the server with the CA and presents the client certificate", async () => {
-    const c = new RestClient(conn(url, { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey }), { component: "tls" });
+    const c = new RestClient(conn(url, { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey }), {
+      component: "tls",
+    });
     const list = await c.list(ns);
     expect(list.kind).toBe("NamespaceList");
     expect(clientCNs.at(-1)).toBe("kubeplane-admin");
@@ -422,9 +557,13 @@ describe("RestClient over TLS", () => {
   });
 
   it("tlsServerName overrides the verified name", async () => {
-    const c = new RestClient(conn(url, { ca: pki.caCert, tlsServerName: "wrong.example" }), { component: "tls" });
+    const c = new RestClient(conn(url, { ca: pki.caCert, tlsServerName: "wrong.example" }), {
+      component: "tls",
+    });
     await expect(c.list(ns)).rejects.toThrow();
-    const good = new RestClient(conn(url, { ca: pki.caCert, tlsServerName: "localhost" }), { component: "tls" });
+    const good = new RestClient(conn(url, { ca: pki.caCert, tlsServerName: "localhost" }), {
+      component: "tls",
+    });
     expect((await good.list(ns)).kind).toBe("NamespaceList");
     await c.close();
     await good.close();

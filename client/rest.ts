@@ -3,6 +3,7 @@
  * Addresses any group/version/resource; JSON only.
  */
 import { readFileSync } from "node:fs";
+import type { Readable } from "node:stream";
 import { Agent, type Dispatcher } from "undici";
 import type { KubeList, KubeObject } from "../api/object.js";
 import { isPlainObject } from "../api/object.js";
@@ -268,9 +269,12 @@ export class WatchStream<T extends KubeObject = KubeObject> implements AsyncIter
   private iterated = false;
 
   constructor(
-    private readonly body: AsyncIterable<Uint8Array> & { destroy(err?: Error): void },
+    private readonly body: Readable,
     private readonly cleanup: () => void = () => {},
-  ) {}
+  ) {
+    // errors surface through iteration; without a listener an early close() would crash the process
+    body.on("error", () => {});
+  }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<WatchEvent<T>, void, undefined> {
     if (this.iterated) throw new Error("a WatchStream can be iterated only once");
@@ -522,7 +526,11 @@ export class RestClient {
   }
 
   /** POST to the collection; namespace defaults to body.metadata.namespace for the path. */
-  create<T extends KubeObject = KubeObject>(ref: ResourceRef, body: T, opts: WriteOptions = {}): Promise<T> {
+  create<T extends KubeObject = KubeObject>(
+    ref: ResourceRef,
+    body: NoInfer<T>,
+    opts: WriteOptions = {},
+  ): Promise<T> {
     const target = { ...ref, namespace: ref.namespace ?? body.metadata.namespace, name: undefined };
     if (ref.subresource) throw new Error("create of a subresource: use requestJson");
     return this.requestJson<T>({
@@ -536,7 +544,11 @@ export class RestClient {
   }
 
   /** PUT; name and namespace default to the body's. A stale metadata.resourceVersion gives 409. */
-  update<T extends KubeObject = KubeObject>(ref: ResourceRef, body: T, opts: WriteOptions = {}): Promise<T> {
+  update<T extends KubeObject = KubeObject>(
+    ref: ResourceRef,
+    body: NoInfer<T>,
+    opts: WriteOptions = {},
+  ): Promise<T> {
     const name = ref.name ?? body.metadata.name;
     if (!name) throw new Error("update needs a name");
     return this.requestJson<T>({
@@ -688,8 +700,19 @@ export class RestClient {
     }
   }
 
-  /** Closes the connection pool (only when this client created it). */
-  async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+  /**
+   * Closes the connection pool (only when this client created it): waits up to `graceMs` for
+   * requests in flight, then destroys what is left (e.g. watches nobody closed).
+   */
+  async close(graceMs = 1000): Promise<void> {
+    if (!this.ownsDispatcher) return;
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = this.dispatcher.close().then(() => true);
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    });
+    const closed = await Promise.race([graceful, timedOut]);
+    clearTimeout(timer);
+    if (!closed) await this.dispatcher.destroy();
   }
 }

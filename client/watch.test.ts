@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { decodeWatchStream, parseWatchLine, WatchDecodeError, WatchDecoder, type WatchEvent } from "./watch.js";
+import {
+  decodeWatchStream,
+  parseWatchLine,
+  WatchDecodeError,
+  WatchDecoder,
+  type WatchEvent,
+} from "./watch.js";
 
 const enc = new TextEncoder();
 
@@ -37,7 +43,15 @@ describe("parseWatchLine", () => {
     const ev = parseWatchLine(
       JSON.stringify({
         type: "ERROR",
-        object: { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", reason: "Expired", code: 410, message: "too old" },
+        object: {
+          kind: "Status",
+          apiVersion: "v1",
+          metadata: {},
+          status: "Failure",
+          reason: "Expired",
+          code: 410,
+          message: "too old",
+        },
       }),
     );
     expect(ev.type).toBe("ERROR");
@@ -67,7 +81,11 @@ describe("parseWatchLine", () => {
 describe("WatchDecoder", () => {
   it("decodes several events in one chunk", () => {
     const d = new WatchDecoder();
-    const evs = d.push(enc.encode(line("ADDED", pod("a", "1")) + line("MODIFIED", pod("a", "2")) + line("DELETED", pod("a", "3"))));
+    const evs = d.push(
+      enc.encode(
+        line("ADDED", pod("a", "1")) + line("MODIFIED", pod("a", "2")) + line("DELETED", pod("a", "3")),
+      ),
+    );
     expect(evs.map((e) => [e.type, e.object.metadata?.resourceVersion])).toEqual([
       ["ADDED", "1"],
       ["MODIFIED", "2"],
@@ -155,7 +173,9 @@ describe("WatchDecoder", () => {
 
 describe("decodeWatchStream", () => {
   it("yields typed events from an async byte stream", async () => {
-    const text = line("ADDED", pod("a", "1")) + line("BOOKMARK", { kind: "Pod", apiVersion: "v1", metadata: { resourceVersion: "5" } });
+    const text =
+      line("ADDED", pod("a", "1")) +
+      line("BOOKMARK", { kind: "Pod", apiVersion: "v1", metadata: { resourceVersion: "5" } });
     const bytes = enc.encode(text);
     const evs = await collect([bytes.subarray(0, 7), bytes.subarray(7, 50), bytes.subarray(50)]);
     expect(evs.map((e) => e.type)).toEqual(["ADDED", "BOOKMARK"]);
@@ -165,7 +185,11 @@ describe("decodeWatchStream", () => {
   it("yields events before the line that fails, then rejects", async () => {
     const seen: string[] = [];
     const run = async () => {
-      const parts = [line("ADDED", pod("a", "1")), `${line("ADDED", pod("b", "2"))}not-json\n`, line("ADDED", pod("c", "3"))];
+      const parts = [
+        line("ADDED", pod("a", "1")),
+        `${line("ADDED", pod("b", "2"))}not-json\n`,
+        line("ADDED", pod("c", "3")),
+      ];
       for await (const ev of decodeWatchStream(chunks(parts))) {
         seen.push(ev.object.metadata?.name ?? "");
       }

@@ -1,5 +1,6 @@
 /** Every patch type the apiserver accepts, as pure functions over plain JSON values. */
 export { type ApplyOptions, type ApplyResult, applyPatch, conflictError, describeManager } from "./apply.js";
+export { PATCH_TYPES, type PatchType, parsePatchBody, patchObject, patchTypeOf } from "./dispatch.js";
 export {
   comparePathElements,
   type FieldPath,

@@ -7,7 +7,9 @@
  * message "the server rejected our request due to an error in our request", here followed
  * by which operation failed and why. More than 10000 operations is 413.
  */
-import * as fjp from "fast-json-patch";
+import type { Operation } from "fast-json-patch";
+// fast-json-patch is CommonJS: under Node's ESM loader only its default export carries the functions
+import fjp from "fast-json-patch";
 import { errors, StatusError } from "../status.js";
 import { cloneJson, isObject } from "./util.js";
 
@@ -86,7 +88,7 @@ function reason(name: string, op: Record<string, unknown>): string {
  * `patch` are never modified, and the result shares no objects with either.
  */
 export function applyJsonPatch<T = unknown>(document: T, patch: unknown): T {
-  const ops = cloneJson(parseJsonPatch(patch)) as fjp.Operation[];
+  const ops = cloneJson(parseJsonPatch(patch)) as Operation[];
   let doc = cloneJson(document) as unknown;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;

@@ -6,6 +6,7 @@ import {
   type FieldManagerOptions,
   updateManagedFields,
 } from "./managed-fields.js";
+import { strategicMergePatch } from "./strategic.js";
 import { deploymentSchema } from "./test-schemas.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: test data
@@ -124,6 +125,46 @@ describe("updateManagedFields", () => {
       ["ctrl", "status"],
     ]);
     expect(after.metadata.managedFields[1].fieldsV1).toEqual({ "f:status": { ".": {}, "f:replicas": {} } });
+  });
+});
+
+describe("kubectl client-side apply flow", () => {
+  it("a strategic patch by kubectl-client-side-apply updates its ownership", () => {
+    const live = deployment();
+    live.spec.template.spec.containers[0].env = [
+      { name: "A", value: "1" },
+      { name: "B", value: "2" },
+    ];
+    const created = withFields(live, "kubectl-client-side-apply");
+    const patched = strategicMergePatch<Obj>(
+      created,
+      {
+        spec: {
+          template: {
+            spec: {
+              "$setElementOrder/containers": [{ name: "c" }],
+              containers: [
+                {
+                  name: "c",
+                  image: "i:2",
+                  "$setElementOrder/env": [{ name: "A" }],
+                  env: [{ $patch: "delete", name: "B" }],
+                },
+              ],
+            },
+          },
+        },
+      },
+      deploymentSchema,
+    );
+    const after = withFields(patched, "kubectl-client-side-apply", created, { now: T1 });
+    const [csa] = decodeManagedFields(after.metadata.managedFields);
+    const c = ["f:spec", "f:template", "f:spec", "f:containers", 'k:{"name":"c"}'];
+    expect(csa!.set.has([...c, "f:image"])).toBe(true);
+    expect(csa!.set.has([...c, "f:env", 'k:{"name":"A"}', "f:value"])).toBe(true);
+    expect(csa!.set.has([...c, "f:env", 'k:{"name":"B"}'])).toBe(false);
+    expect(csa!.time).toBe(T1);
+    expect(after.metadata.managedFields).toHaveLength(1);
   });
 });
 

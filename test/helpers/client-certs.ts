@@ -22,7 +22,8 @@ function ensureReflectMetadata(): void {
     }
     m.set(keyOf(metaKey, prop), value);
   };
-  R.getOwnMetadata = (metaKey: unknown, target: object, prop?: PropertyKey) => store.get(target)?.get(keyOf(metaKey, prop));
+  R.getOwnMetadata = (metaKey: unknown, target: object, prop?: PropertyKey) =>
+    store.get(target)?.get(keyOf(metaKey, prop));
   R.getMetadata = (metaKey: unknown, target: object, prop?: PropertyKey) => {
     for (let t: object | null = target; t; t = Object.getPrototypeOf(t) as object | null) {
       const m = store.get(t);
@@ -31,9 +32,15 @@ function ensureReflectMetadata(): void {
     return undefined;
   };
   R.hasMetadata = (metaKey: unknown, target: object, prop?: PropertyKey) =>
-    (R.getMetadata as (k: unknown, t: object, p?: PropertyKey) => unknown)(metaKey, target, prop) !== undefined;
+    (R.getMetadata as (k: unknown, t: object, p?: PropertyKey) => unknown)(metaKey, target, prop) !==
+    undefined;
   R.metadata = (metaKey: unknown, value: unknown) => (target: object, prop?: PropertyKey) =>
-    (R.defineMetadata as (k: unknown, v: unknown, t: object, p?: PropertyKey) => void)(metaKey, value, target, prop);
+    (R.defineMetadata as (k: unknown, v: unknown, t: object, p?: PropertyKey) => void)(
+      metaKey,
+      value,
+      target,
+      prop,
+    );
 }
 
 ensureReflectMetadata();
@@ -57,7 +64,9 @@ export interface TestPki {
 
 async function keyPem(key: CryptoKey): Promise<string> {
   const der = await webcrypto.subtle.exportKey("pkcs8", key);
-  const b64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n");
+  const b64 = Buffer.from(der)
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n");
   return `-----BEGIN PRIVATE KEY-----\n${b64.trimEnd()}\n-----END PRIVATE KEY-----\n`;
 }
 
@@ -99,7 +108,10 @@ async function leaf(
     notAfter: new Date(Date.now() + 86_400_000),
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+        true,
+      ),
       new x509.ExtendedKeyUsageExtension([usage]),
       ...(names.length ? [new x509.SubjectAlternativeNameExtension(names)] : []),
       await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),

@@ -56,7 +56,13 @@ interface Failure {
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
-const REASONS: Record<number, string> = { 409: "Conflict", 410: "Gone", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable" };
+const REASONS: Record<number, string> = {
+  409: "Conflict",
+  410: "Gone",
+  429: "TooManyRequests",
+  500: "InternalError",
+  503: "ServiceUnavailable",
+};
 
 function status(code: number, reason: string, message: string) {
   return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
@@ -166,7 +172,11 @@ export class ProtocolFake {
       w.res.write(
         `${JSON.stringify({
           type: "BOOKMARK",
-          object: { kind: this.opts.kind, apiVersion: this.apiVersion, metadata: { resourceVersion: String(this.rv) } },
+          object: {
+            kind: this.opts.kind,
+            apiVersion: this.apiVersion,
+            metadata: { resourceVersion: String(this.rv) },
+          },
         })}\n`,
       );
     }
@@ -208,7 +218,12 @@ export class ProtocolFake {
 
   // ------------------------------------------------------------ HTTP
 
-  private sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+  private sendJson(
+    res: ServerResponse,
+    code: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     const text = JSON.stringify(body);
     res.writeHead(code, { "content-type": "application/json", ...headers });
     res.end(text);
@@ -225,7 +240,11 @@ export class ProtocolFake {
     if (w.timer) clearTimeout(w.timer);
   }
 
-  private matches(obj: FakeObject, namespace: string | undefined, labelSelector: string | undefined): boolean {
+  private matches(
+    obj: FakeObject,
+    namespace: string | undefined,
+    labelSelector: string | undefined,
+  ): boolean {
     if (namespace && obj.metadata.namespace !== namespace) return false;
     if (labelSelector) {
       const labels = (obj.metadata.labels ?? {}) as Record<string, string>;
@@ -256,7 +275,10 @@ export class ProtocolFake {
     if (failure) {
       failure.remaining--;
       res.writeHead(failure.code, { "content-type": "application/json", ...failure.headers });
-      res.end(failure.body ?? JSON.stringify(status(failure.code, REASONS[failure.code] ?? "InternalError", "injected failure")));
+      res.end(
+        failure.body ??
+          JSON.stringify(status(failure.code, REASONS[failure.code] ?? "InternalError", "injected failure")),
+      );
       return;
     }
     // parse /<gv>[/namespaces/<ns>]/<resource>[/<name>[/<sub>]]
@@ -322,9 +344,20 @@ export class ProtocolFake {
       this.sendJson(res, 200, this.upsert(obj));
     } else if (method === "DELETE" && name !== undefined) {
       if (!this.remove(namespace, name)) this.sendJson(res, 404, this.notFound(name));
-      else this.sendJson(res, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 200 });
+      else
+        this.sendJson(res, 200, {
+          kind: "Status",
+          apiVersion: "v1",
+          metadata: {},
+          status: "Success",
+          code: 200,
+        });
     } else {
-      this.sendJson(res, 405, status(405, "MethodNotAllowed", `${method} not supported by the protocol fake`));
+      this.sendJson(
+        res,
+        405,
+        status(405, "MethodNotAllowed", `${method} not supported by the protocol fake`),
+      );
     }
   }
 
@@ -341,7 +374,10 @@ export class ProtocolFake {
     let offset = 0;
     let rv = this.rv;
     if (cont) {
-      const token = JSON.parse(Buffer.from(cont, "base64").toString("utf8")) as { rv: number; offset: number };
+      const token = JSON.parse(Buffer.from(cont, "base64").toString("utf8")) as {
+        rv: number;
+        offset: number;
+      };
       if (token.rv < this.compactedBelow) {
         this.sendJson(res, 410, status(410, "Expired", "The provided continue parameter is too old"));
         return;
@@ -351,7 +387,11 @@ export class ProtocolFake {
     }
     const all = [...this.objects.values()]
       .filter((o) => this.matches(o, namespace, q.get("labelSelector") ?? undefined))
-      .sort((a, b) => this.key(a.metadata.namespace, a.metadata.name!).localeCompare(this.key(b.metadata.namespace, b.metadata.name!)));
+      .sort((a, b) =>
+        this.key(a.metadata.namespace, a.metadata.name!).localeCompare(
+          this.key(b.metadata.namespace, b.metadata.name!),
+        ),
+      );
     const page = limit > 0 ? all.slice(offset, offset + limit) : all.slice(offset);
     const next = limit > 0 && offset + limit < all.length ? offset + limit : undefined;
     // real list items carry no kind/apiVersion
