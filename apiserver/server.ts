@@ -429,7 +429,7 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
 
   const kubeconfigPath = join(opts.dataDir, "admin.kubeconfig");
   const url = `https://${advertise.includes(":") ? `[${advertise}]` : advertise}:${port}`;
-  writeKubeconfig(kubeconfigPath, {
+  await writeKubeconfig(kubeconfigPath, {
     server: url,
     caPem: pki.caPem,
     token: adminToken,

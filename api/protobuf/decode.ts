@@ -186,9 +186,11 @@ class Reader {
       case WIRE_I64:
         this.fixed(8);
         return;
-      case WIRE_LEN:
-        this.pos += this.length();
+      case WIRE_LEN: {
+        const n = this.length(); // read before touching pos: `pos += length()` would lose the advance
+        this.pos += n;
         return;
+      }
       case WIRE_I32:
         this.fixed(4);
         return;
