@@ -6,6 +6,11 @@ type Main = (argv: string[]) => Promise<void>;
 
 const COMMANDS: Record<string, { help: string; load: () => Promise<Main> }> = {
   apiserver: { help: "the Kubernetes API server (SQLite or etcd storage)", load: async () => (await import("./apiserver.js")).main },
+  scheduler: { help: "binds pods to nodes (filters + scores)", load: async () => (await import("./scheduler.js")).main },
+  "controller-manager": {
+    help: "deployment, replicaset, daemonset, endpointslice, endpoints, node and gc controllers",
+    load: async () => (await import("./controller-manager.js")).main,
+  },
   up: { help: "a local cluster with every daemon, in one process", load: async () => (await import("./up.js")).main },
 };
 

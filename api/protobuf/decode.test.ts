@@ -107,7 +107,7 @@ describe("decodeKubernetesProtobuf", () => {
                 ],
                 env: [
                   { name: "A", value: "1" },
-                  { name: "EMPTY", value: "" },
+                  { name: "EMPTY" },
                   { name: "FROM", valueFrom: { configMapKeyRef: { name: "cm", key: "k", optional: true } } },
                   { name: "POD", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                 ],
@@ -444,9 +444,14 @@ describe("decodeKubernetesProtobuf errors", () => {
   it("rejects truncated data", () => {
     const truncatedVarint = Uint8Array.from([0x6b, 0x38, 0x73, 0x00, 0x0a, 0x80]);
     expect(errorOf(() => decodeKubernetesProtobuf(truncatedVarint)).message).toMatch(/truncated inside a varint/);
-    for (let n = 5; n < good.length; n++) {
+    // magic(4) + typeMeta field (2 + 15) + raw field (2 + 5) + contentEncoding + contentType:
+    // every cut inside the typeMeta or raw field must fail (a cut between fields is a valid body)
+    expect(good.length).toBe(32);
+    for (let n = 5; n < 28; n++) {
+      if (n === 21) continue;
       const err = errorOf(() => decodeKubernetesProtobuf(good.subarray(0, n)));
-      expect(err.status).toBe(400);
+      expect(err.status, `cut at ${n}`).toBe(400);
+      expect(err.message, `cut at ${n}`).toMatch(/truncated/);
     }
     const inner = envelope("v1", "ConfigMap", Uint8Array.from([0x0a, 0x05, 0x0a, 0x01]));
     expect(errorOf(() => decodeKubernetesProtobuf(inner)).message).toMatch(/truncated: length 5/);
