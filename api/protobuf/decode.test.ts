@@ -128,7 +128,10 @@ describe("decodeKubernetesProtobuf", () => {
               },
             ],
             volumes: [
-              { name: "cfg", configMap: { name: "cm", items: [{ key: "a", path: "a.txt" }], defaultMode: 420 } },
+              {
+                name: "cfg",
+                configMap: { name: "cm", items: [{ key: "a", path: "a.txt" }], defaultMode: 420 },
+              },
               { name: "scratch", emptyDir: { sizeLimit: "1Gi" } },
               { name: "creds", secret: { secretName: "sec", optional: false } },
             ],
@@ -174,7 +177,11 @@ describe("decodeKubernetesProtobuf", () => {
     const ev = {
       apiVersion: "events.k8s.io/v1",
       kind: "Event",
-      metadata: { name: "e", creationTimestamp: "2024-05-06T07:08:09Z", deletionTimestamp: "2030-01-01T00:00:00Z" },
+      metadata: {
+        name: "e",
+        creationTimestamp: "2024-05-06T07:08:09Z",
+        deletionTimestamp: "2030-01-01T00:00:00Z",
+      },
       eventTime: "2024-05-06T07:08:09.123456Z",
       deprecatedFirstTimestamp: null,
       reason: "Started",
@@ -234,9 +241,14 @@ describe("decodeKubernetesProtobuf", () => {
     // replicas is *int32: present with zero means 0; absent means omitted
     const zero = encodeMessage("apps.v1.DeploymentSpec", { replicas: 0, paused: false });
     expect(decodeProtobufMessage("apps.v1.DeploymentSpec", zero)).toEqual({ replicas: 0 });
-    expect(decodeProtobufMessage("apps.v1.DeploymentSpec", encodeMessage("apps.v1.DeploymentSpec", {}))).toEqual({});
+    expect(
+      decodeProtobufMessage("apps.v1.DeploymentSpec", encodeMessage("apps.v1.DeploymentSpec", {})),
+    ).toEqual({});
     // a pointer bool present with false is kept
-    const cm = decodeProtobufMessage("core.v1.ConfigMap", encodeMessage("core.v1.ConfigMap", { immutable: false }));
+    const cm = decodeProtobufMessage(
+      "core.v1.ConfigMap",
+      encodeMessage("core.v1.ConfigMap", { immutable: false }),
+    );
     expect(cm).toEqual({ immutable: false });
   });
 
@@ -264,13 +276,19 @@ describe("decodeKubernetesProtobuf", () => {
     const vol = encodeMessage("core.v1.Volume", {
       name: "v",
       projected: {
-        sources: [{ secret: { name: "s", items: [{ key: "k", path: "p", mode: 256 }] } }, { configMap: { name: "c" } }],
+        sources: [
+          { secret: { name: "s", items: [{ key: "k", path: "p", mode: 256 }] } },
+          { configMap: { name: "c" } },
+        ],
       },
     });
     expect(decodeProtobufMessage("core.v1.Volume", vol)).toEqual({
       name: "v",
       projected: {
-        sources: [{ secret: { name: "s", items: [{ key: "k", path: "p", mode: 256 }] } }, { configMap: { name: "c" } }],
+        sources: [
+          { secret: { name: "s", items: [{ key: "k", path: "p", mode: 256 }] } },
+          { configMap: { name: "c" } },
+        ],
       },
     });
     // Volume field 2 is the VolumeSource; its fields must land beside `name`
@@ -286,7 +304,10 @@ describe("decodeKubernetesProtobuf", () => {
       apiVersion: "networking.k8s.io/v1",
       kind: "IngressClass",
       metadata: { name: "nginx" },
-      spec: { controller: "k8s.io/ingress-nginx", parameters: { apiGroup: "k8s.example.com", kind: "P", name: "p" } },
+      spec: {
+        controller: "k8s.io/ingress-nginx",
+        parameters: { apiGroup: "k8s.example.com", kind: "P", name: "p" },
+      },
     };
     expect(roundTrip(ic)).toEqual(ic);
   });
@@ -319,8 +340,16 @@ describe("decodeKubernetesProtobuf", () => {
               host: "a.example.com",
               http: {
                 paths: [
-                  { path: "/", pathType: "Prefix", backend: { service: { name: "svc", port: { number: 80 } } } },
-                  { path: "/x", pathType: "Exact", backend: { service: { name: "svc", port: { name: "http" } } } },
+                  {
+                    path: "/",
+                    pathType: "Prefix",
+                    backend: { service: { name: "svc", port: { number: 80 } } },
+                  },
+                  {
+                    path: "/x",
+                    pathType: "Exact",
+                    backend: { service: { name: "svc", port: { name: "http" } } },
+                  },
                 ],
               },
             },
@@ -348,7 +377,9 @@ describe("decodeKubernetesProtobuf", () => {
           groupPriorityMinimum: 100,
           versionPriority: 0,
         },
-        status: { conditions: [{ type: "Available", status: "True", lastTransitionTime: "2025-01-02T03:04:05Z" }] },
+        status: {
+          conditions: [{ type: "Available", status: "True", lastTransitionTime: "2025-01-02T03:04:05Z" }],
+        },
       },
       {
         apiVersion: "autoscaling/v2",
@@ -359,7 +390,10 @@ describe("decodeKubernetesProtobuf", () => {
           minReplicas: 1,
           maxReplicas: 10,
           metrics: [
-            { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 50 } } },
+            {
+              type: "Resource",
+              resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 50 } },
+            },
             {
               type: "Pods",
               pods: {
@@ -369,7 +403,10 @@ describe("decodeKubernetesProtobuf", () => {
             },
           ],
           behavior: {
-            scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: "Percent", value: 10, periodSeconds: 60 }] },
+            scaleDown: {
+              stabilizationWindowSeconds: 300,
+              policies: [{ type: "Percent", value: 10, periodSeconds: 60 }],
+            },
           },
         },
       },
@@ -391,13 +428,22 @@ describe("decodeKubernetesProtobuf", () => {
         },
         status: { allowed: false },
       },
-      { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0, propagationPolicy: "Foreground", dryRun: ["All"] },
+      {
+        apiVersion: "v1",
+        kind: "DeleteOptions",
+        gracePeriodSeconds: 0,
+        propagationPolicy: "Foreground",
+        dryRun: ["All"],
+      },
     ];
     for (const obj of objects) expect(roundTrip(obj)).toEqual(obj);
   });
 
   it("decodes DeleteOptions under any group version and managedFields as JSON", () => {
-    const del = encodeMessage("meta.v1.DeleteOptions", { preconditions: { uid: "u" }, orphanDependents: true });
+    const del = encodeMessage("meta.v1.DeleteOptions", {
+      preconditions: { uid: "u" },
+      orphanDependents: true,
+    });
     expect(decodeKubernetesProtobuf(envelope("apps/v1", "DeleteOptions", del))).toEqual({
       apiVersion: "apps/v1",
       kind: "DeleteOptions",
@@ -417,7 +463,9 @@ describe("decodeKubernetesProtobuf", () => {
         },
       ],
     };
-    expect(decodeProtobufMessage("meta.v1.ObjectMeta", encodeMessage("meta.v1.ObjectMeta", meta))).toEqual(meta);
+    expect(decodeProtobufMessage("meta.v1.ObjectMeta", encodeMessage("meta.v1.ObjectMeta", meta))).toEqual(
+      meta,
+    );
   });
 
   it("resolves the message type from apiVersion and kind", () => {
@@ -425,7 +473,9 @@ describe("decodeKubernetesProtobuf", () => {
     expect(protobufMessageFor("apps/v1", "Deployment")).toBe("apps.v1.Deployment");
     expect(protobufMessageFor("events.k8s.io/v1", "Event")).toBe("events.v1.Event");
     expect(protobufMessageFor("v1", "Event")).toBe("core.v1.Event");
-    expect(protobufMessageFor("autoscaling/v1", "HorizontalPodAutoscaler")).toBe("autoscaling.v1.HorizontalPodAutoscaler");
+    expect(protobufMessageFor("autoscaling/v1", "HorizontalPodAutoscaler")).toBe(
+      "autoscaling.v1.HorizontalPodAutoscaler",
+    );
     expect(protobufMessageFor("policy/v1", "Eviction")).toBe("policy.v1.Eviction");
     expect(protobufMessageFor("v1", "Binding")).toBe("core.v1.Binding");
     expect(protobufMessageFor("apps/v1", "Namespace")).toBeUndefined();
@@ -438,12 +488,16 @@ describe("decodeKubernetesProtobuf errors", () => {
   it("rejects a body without the magic", () => {
     expect(errorOf(() => decodeKubernetesProtobuf(new Uint8Array(0))).message).toMatch(/magic/);
     expect(errorOf(() => decodeKubernetesProtobuf(Buffer.from('{"kind":"ConfigMap"}'))).status).toBe(400);
-    expect(errorOf(() => decodeKubernetesProtobuf(Uint8Array.from([0x6b, 0x38, 0x73, 0x01]))).message).toMatch(/magic/);
+    expect(
+      errorOf(() => decodeKubernetesProtobuf(Uint8Array.from([0x6b, 0x38, 0x73, 0x01]))).message,
+    ).toMatch(/magic/);
   });
 
   it("rejects truncated data", () => {
     const truncatedVarint = Uint8Array.from([0x6b, 0x38, 0x73, 0x00, 0x0a, 0x80]);
-    expect(errorOf(() => decodeKubernetesProtobuf(truncatedVarint)).message).toMatch(/truncated inside a varint/);
+    expect(errorOf(() => decodeKubernetesProtobuf(truncatedVarint)).message).toMatch(
+      /truncated inside a varint/,
+    );
     // magic(4) + typeMeta field (2 + 15) + raw field (2 + 5) + contentEncoding + contentType:
     // every cut inside the typeMeta or raw field must fail (a cut between fields is a valid body)
     expect(good.length).toBe(32);
@@ -460,11 +514,15 @@ describe("decodeKubernetesProtobuf errors", () => {
   });
 
   it("rejects unknown kinds and envelopes without a kind with 415 / 400", () => {
-    const e = errorOf(() => decodeKubernetesProtobuf(envelope("example.com/v1", "Widget", new Uint8Array(0))));
+    const e = errorOf(() =>
+      decodeKubernetesProtobuf(envelope("example.com/v1", "Widget", new Uint8Array(0))),
+    );
     expect(e.status).toBe(415);
     expect(e.message).toContain('"Widget"');
     expect(e.message).toContain('"example.com/v1"');
-    expect(errorOf(() => decodeKubernetesProtobuf(envelope("v1", "", new Uint8Array(0)))).message).toMatch(/no kind/);
+    expect(errorOf(() => decodeKubernetesProtobuf(envelope("v1", "", new Uint8Array(0)))).message).toMatch(
+      /no kind/,
+    );
   });
 
   it("names a message type missing from the table instead of dropping data", () => {
@@ -475,8 +533,12 @@ describe("decodeKubernetesProtobuf errors", () => {
 
   it("rejects a wrong wire type and a content encoding", () => {
     // ConfigMap.metadata (1) sent as a varint
-    const e = errorOf(() => decodeKubernetesProtobuf(envelope("v1", "ConfigMap", Uint8Array.from([0x08, 0x01]))));
-    expect(e.message).toMatch(/wire type 0 is invalid for message field metadata \(1\) of k8s\.io\.api\.core\.v1\.ConfigMap/);
+    const e = errorOf(() =>
+      decodeKubernetesProtobuf(envelope("v1", "ConfigMap", Uint8Array.from([0x08, 0x01]))),
+    );
+    expect(e.message).toMatch(
+      /wire type 0 is invalid for message field metadata \(1\) of k8s\.io\.api\.core\.v1\.ConfigMap/,
+    );
     const typeMeta = new Writer().string(1, "v1").string(2, "ConfigMap").finish();
     const gz = new Writer().len(1, typeMeta).len(2, []).string(3, "gzip").finish();
     const err = errorOf(() => decodeKubernetesProtobuf(Uint8Array.from([0x6b, 0x38, 0x73, 0x00, ...gz])));
@@ -495,7 +557,17 @@ describe("message table", () => {
     "intstr.IntOrString",
     "runtime.RawExtension",
   ]);
-  const scalars = new Set(["string", "bytes", "bool", "int32", "int64", "uint32", "uint64", "double", "float"]);
+  const scalars = new Set([
+    "string",
+    "bytes",
+    "bool",
+    "int32",
+    "int64",
+    "uint32",
+    "uint64",
+    "double",
+    "float",
+  ]);
   const known = (t: string) => scalars.has(t) || special.has(t) || t in MESSAGES;
 
   it("references only known types, with unique field numbers and names", () => {

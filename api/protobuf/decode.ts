@@ -96,11 +96,17 @@ export function decodeKubernetesProtobuf(body: Uint8Array): Record<string, unkno
   }
   if (!kind) throw new ProtobufDecodeError("protobuf envelope has no kind in its typeMeta");
   if (contentEncoding) {
-    throw new ProtobufDecodeError(`protobuf envelope content encoding "${contentEncoding}" is not supported`, 415);
+    throw new ProtobufDecodeError(
+      `protobuf envelope content encoding "${contentEncoding}" is not supported`,
+      415,
+    );
   }
   const key = protobufMessageFor(apiVersion, kind);
   if (!key) {
-    throw new ProtobufDecodeError(`no protobuf decoding for kind "${kind}" in apiVersion "${apiVersion}"`, 415);
+    throw new ProtobufDecodeError(
+      `no protobuf decoding for kind "${kind}" in apiVersion "${apiVersion}"`,
+      415,
+    );
   }
   const bytes = raw ?? new Uint8Array(0);
   const object = decodeMessage(new Reader(bytes, 0, bytes.length), key, 0);
@@ -147,7 +153,9 @@ class Reader {
   length(): number {
     const v = this.varint();
     if (v > BigInt(this.end - this.pos)) {
-      throw new ProtobufDecodeError(`protobuf data truncated: length ${v} exceeds the ${this.end - this.pos} bytes left`);
+      throw new ProtobufDecodeError(
+        `protobuf data truncated: length ${v} exceeds the ${this.end - this.pos} bytes left`,
+      );
     }
     return Number(v);
   }
@@ -172,7 +180,8 @@ class Reader {
   }
 
   fixed(size: 4 | 8): DataView {
-    if (this.end - this.pos < size) throw new ProtobufDecodeError("protobuf data truncated inside a fixed-width value");
+    if (this.end - this.pos < size)
+      throw new ProtobufDecodeError("protobuf data truncated inside a fixed-width value");
     const view = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, size);
     this.pos += size;
     return view;
@@ -209,7 +218,10 @@ function fieldsOf(key: string): Map<number, FieldSpec> {
   if (m) return m;
   const spec = MESSAGES[key];
   if (!spec) {
-    throw new ProtobufDecodeError(`protobuf message ${protoFullName(key)} is not supported by this server`, 415);
+    throw new ProtobufDecodeError(
+      `protobuf message ${protoFullName(key)} is not supported by this server`,
+      415,
+    );
   }
   m = new Map(spec.map((f) => [f[0], f]));
   byNumberCache.set(key, m);
@@ -289,13 +301,17 @@ function decodeField(
       else if (t.no === 2) v = readValue(entry, valueType, t.wt, where, depth);
       else entry.skip(t.wt, t.no);
     }
-    const map = (isObject(out[name]) ? out[name] : (out[name] = {})) as Record<string, unknown>;
+    const existing = out[name];
+    const map = isObject(existing) ? existing : {};
+    out[name] = map;
     map[String(k ?? zeroValue(keyType))] = v === undefined ? zeroValue(valueType) : v;
     return;
   }
   const scalarWire = SCALAR_WIRE[type];
   if (flags === "r") {
-    const list = (Array.isArray(out[name]) ? out[name] : (out[name] = [])) as unknown[];
+    const existing = out[name];
+    const list: unknown[] = Array.isArray(existing) ? existing : [];
+    out[name] = list;
     if (scalarWire !== undefined && scalarWire !== WIRE_LEN && wt === WIRE_LEN) {
       const packed = r.sub();
       while (packed.pos < packed.end) list.push(readValue(packed, type, scalarWire, where, depth));
@@ -472,10 +488,14 @@ const GO_ZERO_TIME_UNIX = -62135596800n;
 const MAX_JSON_TIME_UNIX = 253402300799n;
 
 /** RFC 3339 in UTC like metav1.Time (seconds) or metav1.MicroTime (microseconds); null for the zero time */
-export function formatTime(ts: { seconds: bigint; nanos: number } | undefined, micro: boolean): string | null {
+export function formatTime(
+  ts: { seconds: bigint; nanos: number } | undefined,
+  micro: boolean,
+): string | null {
   if (!ts) return null;
   let { seconds, nanos } = ts;
-  if (!micro) nanos = 0; // metav1.Time keeps whole seconds only
+  if (!micro)
+    nanos = 0; // metav1.Time keeps whole seconds only
   else if (nanos < 0 || nanos > 999_999_999) {
     seconds += BigInt(Math.floor(nanos / 1e9));
     nanos = ((nanos % 1e9) + 1e9) % 1e9;

@@ -92,7 +92,13 @@ describe.skipIf(missing !== undefined)("kubectl 1.33 protobuf request bodies", (
       if (req.method === "GET") {
         const d = discovery(path);
         if (d) return reply(200, d);
-        return reply(404, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404 });
+        return reply(404, {
+          kind: "Status",
+          apiVersion: "v1",
+          status: "Failure",
+          reason: "NotFound",
+          code: 404,
+        });
       }
       const entry: Captured = {
         method: req.method ?? "",
@@ -103,7 +109,12 @@ describe.skipIf(missing !== undefined)("kubectl 1.33 protobuf request bodies", (
       captured.push(entry);
       try {
         entry.decoded = decodeKubernetesProtobuf(entry.body);
-        reply(201, entry.decoded);
+        const answer: Record<string, unknown> = { ...entry.decoded };
+        if (answer.kind === "TokenRequest") {
+          answer.status = { token: "captured-token", expirationTimestamp: "2030-01-01T00:00:00Z" };
+        }
+        if (answer.kind === "SelfSubjectAccessReview") answer.status = { allowed: true };
+        reply(201, answer);
       } catch (e) {
         const code = e instanceof ProtobufDecodeError ? e.status : 500;
         reply(code, { kind: "Status", apiVersion: "v1", status: "Failure", message: String(e), code });
@@ -147,7 +158,9 @@ describe.skipIf(missing !== undefined)("kubectl 1.33 protobuf request bodies", (
    * Runs `kubectl create ...` for real (captured as protobuf) and with --dry-run=client -o json
    * (kubectl's own JSON for the same object), and returns both.
    */
-  async function create(args: string[]): Promise<{ decoded: Record<string, unknown>; expected: unknown; req: Captured }> {
+  async function create(
+    args: string[],
+  ): Promise<{ decoded: Record<string, unknown>; expected: unknown; req: Captured }> {
     const before = captured.length;
     await run(["create", ...args]);
     expect(captured.length, `one request for kubectl create ${args.join(" ")}`).toBe(before + 1);
@@ -198,14 +211,26 @@ describe.skipIf(missing !== undefined)("kubectl 1.33 protobuf request bodies", (
   });
 
   it("create secret generic", async () => {
-    const { decoded, expected } = await create(["secret", "generic", "s", "--from-literal=u=p", "--type=Opaque"]);
+    const { decoded, expected } = await create([
+      "secret",
+      "generic",
+      "s",
+      "--from-literal=u=p",
+      "--type=Opaque",
+    ]);
     expect(decoded).toEqual(expected);
     expect(decoded).toMatchObject({ kind: "Secret", metadata: { name: "s" }, type: "Opaque" });
     expect(decoded.data).toEqual({ u: Buffer.from("p").toString("base64") });
   });
 
   it("create deployment with image, port and replicas", async () => {
-    const { decoded, expected, req } = await create(["deployment", "d", "--image=nginx", "--port=80", "--replicas=2"]);
+    const { decoded, expected, req } = await create([
+      "deployment",
+      "d",
+      "--image=nginx",
+      "--port=80",
+      "--replicas=2",
+    ]);
     expect(req.path).toBe("/apis/apps/v1/namespaces/default/deployments");
     expect(decoded).toEqual(expected);
     expect(decoded).toMatchObject({
@@ -230,7 +255,13 @@ describe.skipIf(missing !== undefined)("kubectl 1.33 protobuf request bodies", (
   });
 
   it("create service clusterip with a port mapping", async () => {
-    const { decoded, expected } = await create(["service", "clusterip", "s", "--tcp=80:8080", "--tcp=53:dns"]);
+    const { decoded, expected } = await create([
+      "service",
+      "clusterip",
+      "s",
+      "--tcp=80:8080",
+      "--tcp=53:dns",
+    ]);
     expect(decoded).toEqual(expected);
     expect(decoded).toMatchObject({
       kind: "Service",
@@ -249,7 +280,10 @@ describe.skipIf(missing !== undefined)("kubectl 1.33 protobuf request bodies", (
   it("create service nodeport and a headless clusterip service", async () => {
     const node = await create(["service", "nodeport", "np", "--tcp=443:8443", "--node-port=30443"]);
     expect(node.decoded).toEqual(node.expected);
-    expect((node.decoded.spec as { ports: unknown[] }).ports[0]).toMatchObject({ nodePort: 30443, targetPort: 8443 });
+    expect((node.decoded.spec as { ports: unknown[] }).ports[0]).toMatchObject({
+      nodePort: 30443,
+      targetPort: 8443,
+    });
     const headless = await create(["service", "clusterip", "h", "--clusterip=None"]);
     expect(headless.decoded).toEqual(headless.expected);
     expect(headless.decoded.spec).toMatchObject({ clusterIP: "None" });
@@ -266,7 +300,13 @@ describe.skipIf(missing !== undefined)("kubectl 1.33 protobuf request bodies", (
     expect(cr.req.path).toBe("/apis/rbac.authorization.k8s.io/v1/clusterroles");
     expect(cr.decoded).toEqual(cr.expected);
     expect(cr.decoded.rules).toEqual([{ verbs: ["get", "list"], apiGroups: [""], resources: ["pods"] }]);
-    const role = await create(["role", "reader", "--verb=get", "--resource=deployments.apps", "--resource-name=d"]);
+    const role = await create([
+      "role",
+      "reader",
+      "--verb=get",
+      "--resource=deployments.apps",
+      "--resource-name=d",
+    ]);
     expect(role.decoded).toEqual(role.expected);
     expect(role.decoded.rules).toEqual([
       { verbs: ["get"], apiGroups: ["apps"], resources: ["deployments"], resourceNames: ["d"] },
@@ -274,16 +314,30 @@ describe.skipIf(missing !== undefined)("kubectl 1.33 protobuf request bodies", (
   });
 
   it("create rolebinding and clusterrolebinding", async () => {
-    const rb = await create(["rolebinding", "rb", "--role=reader", "--user=alice", "--serviceaccount=default:sa"]);
+    const rb = await create([
+      "rolebinding",
+      "rb",
+      "--role=reader",
+      "--user=alice",
+      "--serviceaccount=default:sa",
+    ]);
     expect(rb.decoded).toEqual(rb.expected);
-    expect(rb.decoded.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "reader" });
+    expect(rb.decoded.roleRef).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "Role",
+      name: "reader",
+    });
     expect(rb.decoded.subjects).toEqual([
       { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: "alice" },
       { kind: "ServiceAccount", name: "sa", namespace: "default" },
     ]);
     const crb = await create(["clusterrolebinding", "crb", "--clusterrole=r", "--group=devs"]);
     expect(crb.decoded).toEqual(crb.expected);
-    expect(crb.decoded.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "r" });
+    expect(crb.decoded.roleRef).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: "r",
+    });
   });
 
   it("create ingress", async () => {
@@ -301,16 +355,60 @@ describe.skipIf(missing !== undefined)("kubectl 1.33 protobuf request bodies", (
         {
           host: "foo.example.com",
           http: {
-            paths: [{ path: "/bar", pathType: "Prefix", backend: { service: { name: "svc", port: { number: 8080 } } } }],
+            paths: [
+              {
+                path: "/bar",
+                pathType: "Prefix",
+                backend: { service: { name: "svc", port: { number: 8080 } } },
+              },
+            ],
           },
         },
         {
           http: {
-            paths: [{ path: "/exact", pathType: "Exact", backend: { service: { name: "other", port: { name: "http" } } } }],
+            paths: [
+              {
+                path: "/exact",
+                pathType: "Exact",
+                backend: { service: { name: "other", port: { name: "http" } } },
+              },
+            ],
           },
         },
       ],
       tls: [{ hosts: ["foo.example.com"], secretName: "my-cert" }],
+    });
+  });
+
+  it("create token sends a protobuf TokenRequest", async () => {
+    const { stdout } = await run(["create", "token", "sa", "--audience=api", "--duration=10m"]);
+    expect(stdout.trim()).toBe("captured-token");
+    const req = captured.at(-1)!;
+    expect(req.path).toBe("/api/v1/namespaces/default/serviceaccounts/sa/token");
+    expect(req.contentType).toBe(PROTOBUF_CONTENT_TYPE);
+    expect(req.decoded).toEqual({
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      metadata: { creationTimestamp: null },
+      spec: { audiences: ["api"], expirationSeconds: 600 },
+      status: { expirationTimestamp: null },
+    });
+  });
+
+  it("auth can-i sends a protobuf SelfSubjectAccessReview", async () => {
+    const { stdout } = await run(["auth", "can-i", "list", "deployments.apps", "-n", "team"]);
+    expect(stdout.trim()).toBe("yes");
+    const req = captured.at(-1)!;
+    expect(req.path).toBe("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews");
+    expect(req.contentType).toBe(PROTOBUF_CONTENT_TYPE);
+    expect(req.decoded).toEqual({
+      apiVersion: "authorization.k8s.io/v1",
+      kind: "SelfSubjectAccessReview",
+      metadata: { creationTimestamp: null },
+      spec: {
+        resourceAttributes: { namespace: "team", verb: "list", group: "apps", resource: "deployments" },
+      },
+      status: { allowed: false },
     });
   });
 });

@@ -54,7 +54,8 @@ const SCALARS = new Set(["string", "bytes", "bool", "int32", "int64", "uint32", 
 export function encodeKubernetesProtobuf(obj: Record<string, unknown>, opts: EncodeOptions = {}): Uint8Array {
   const apiVersion = String(obj.apiVersion ?? "");
   const kind = String(obj.kind ?? "");
-  const key = KINDS[`${apiVersion}/${kind}`] ?? (kind === "DeleteOptions" ? "meta.v1.DeleteOptions" : undefined);
+  const key =
+    KINDS[`${apiVersion}/${kind}`] ?? (kind === "DeleteOptions" ? "meta.v1.DeleteOptions" : undefined);
   if (!key) throw new Error(`test encoder: unknown kind ${apiVersion}/${kind}`);
   const { apiVersion: _a, kind: _k, ...rest } = obj;
   return envelope(apiVersion, kind, encodeMessage(key, rest, opts));
@@ -67,7 +68,11 @@ export function envelope(apiVersion: string, kind: string, raw: Uint8Array): Uin
   return Uint8Array.from([0x6b, 0x38, 0x73, 0x00, ...unknown]);
 }
 
-export function encodeMessage(key: string, json: Record<string, unknown>, opts: EncodeOptions = {}): Uint8Array {
+export function encodeMessage(
+  key: string,
+  json: Record<string, unknown>,
+  opts: EncodeOptions = {},
+): Uint8Array {
   const spec = MESSAGES[key];
   if (!spec) throw new Error(`test encoder: no message ${key}`);
   const w = new Writer();
@@ -151,7 +156,13 @@ function writeValue(w: Writer, no: number, type: string, v: unknown, opts: Encod
       return;
     }
     case "meta.v1.Duration":
-      w.len(no, new Writer().tag(1, 0).varint(parseGoDuration(String(v))).finish());
+      w.len(
+        no,
+        new Writer()
+          .tag(1, 0)
+          .varint(parseGoDuration(String(v)))
+          .finish(),
+      );
       return;
     case "resource.Quantity":
       w.len(no, new Writer().string(1, String(v)).finish());
@@ -181,7 +192,7 @@ function writeValue(w: Writer, no: number, type: string, v: unknown, opts: Encod
 
 /** "1h2m3.5s" -> nanoseconds (units h, m, s, ms, us, µs, ns) */
 export function parseGoDuration(s: string): bigint {
-  const units: Record<string, number> = { h: 3600e9, m: 60e9, s: 1e9, ms: 1e6, us: 1e3, "µs": 1e3, ns: 1 };
+  const units: Record<string, number> = { h: 3600e9, m: 60e9, s: 1e9, ms: 1e6, us: 1e3, µs: 1e3, ns: 1 };
   let total = 0;
   const neg = s.startsWith("-");
   for (const m of (neg ? s.slice(1) : s).matchAll(/([\d.]+)(h|ms|m|s|us|µs|ns)/g)) {
