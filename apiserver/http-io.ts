@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseYaml } from "yaml";
 import { isPlainObject } from "../api/object.js";
+import { decodeKubernetesProtobuf, PROTOBUF_CONTENT_TYPE, ProtobufDecodeError } from "../api/protobuf/decode.js";
 import { errors, type Status, StatusError } from "../api/status.js";
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -59,6 +60,18 @@ export async function decodeBody(
     if (type === "application/json" || type === "" || type === "*/*") format = "json";
     else if (type === "application/yaml" || type === "application/x-yaml" || type === "text/yaml")
       format = "yaml";
+  }
+  if (type === PROTOBUF_CONTENT_TYPE && allowed.includes("json")) {
+    // kubectl 1.32+ sends typed-client bodies as protobuf; decode them to the JSON shape
+    const raw = await readBody(req);
+    try {
+      return { format: "json", value: decodeKubernetesProtobuf(raw) };
+    } catch (e) {
+      if (e instanceof ProtobufDecodeError && e.status === 415) {
+        throw new StatusError(415, "UnsupportedMediaType", `cannot decode protobuf body: ${e.message}`);
+      }
+      throw errors.badRequest(`error decoding protobuf: ${(e as Error).message}`);
+    }
   }
   if (!format || !allowed.includes(format)) {
     req.resume();

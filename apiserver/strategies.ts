@@ -128,6 +128,7 @@ async function allocateServiceAddresses(
   const oldSpec = old ? asObj(old.spec) : {};
   const { ips, ports } = allocators(ctx);
   const owner = ownerOf(obj);
+  if (old) carryAllocatedValues(spec, oldSpec);
 
   if (!needsClusterIP(spec)) {
     delete spec.clusterIP;
@@ -209,6 +210,33 @@ async function allocateServiceAddresses(
     throw e;
   }
   if (old) await releaseUnused(old, obj, ctx);
+}
+
+/**
+ * An update that leaves out what the server allocated (clusterIP(s), nodePorts,
+ * healthCheckNodePort) keeps the old values, like upstream's patchAllocatedValues: a PUT of
+ * a manifest without them must not release them.
+ */
+function carryAllocatedValues(spec: Obj, oldSpec: Obj): void {
+  if (needsClusterIP(spec) && needsClusterIP(oldSpec) && oldSpec.clusterIP) {
+    if (!spec.clusterIP && !(spec.clusterIPs as string[] | undefined)?.length) {
+      spec.clusterIP = oldSpec.clusterIP;
+      spec.clusterIPs = oldSpec.clusterIPs;
+      if (spec.ipFamilies === undefined) spec.ipFamilies = oldSpec.ipFamilies;
+      if (spec.ipFamilyPolicy === undefined) spec.ipFamilyPolicy = oldSpec.ipFamilyPolicy;
+    }
+  }
+  if (needsNodePorts(spec) && needsNodePorts(oldSpec)) {
+    const oldPorts = (oldSpec.ports as ServicePort[] | undefined) ?? [];
+    for (const p of (spec.ports as ServicePort[] | undefined) ?? []) {
+      if (p.nodePort) continue;
+      const match = oldPorts.find((o) => o.port === p.port && (o.protocol ?? "TCP") === (p.protocol ?? "TCP"));
+      if (match?.nodePort) p.nodePort = match.nodePort;
+    }
+  }
+  if (spec.healthCheckNodePort === undefined && oldSpec.healthCheckNodePort !== undefined && spec.externalTrafficPolicy === "Local") {
+    spec.healthCheckNodePort = oldSpec.healthCheckNodePort;
+  }
 }
 
 function serviceIPs(obj: KubeObject): string[] {

@@ -3,6 +3,7 @@
  * as autoscaling/v2, events.k8s.io/v1 Events as core/v1 Events. These two functions move an
  * object between the version a request speaks and the version kept in storage.
  */
+import { applyDefaults } from "../api/defaults.js";
 import { eventCoreToEventsV1, eventsV1ToCore, hpaV1ToV2, hpaV2ToV1 } from "../api/conversion.js";
 import type { KubeObject } from "../api/object.js";
 import { apiVersionOf, type ResourceInfo } from "../api/resources.js";
@@ -13,7 +14,12 @@ export function storedApiVersion(info: ResourceInfo): string {
 
 export function toStored(info: ResourceInfo, obj: KubeObject): KubeObject {
   if (!info.storedAs) return { ...obj, apiVersion: apiVersionOf(info), kind: info.kind };
-  if (info.group === "autoscaling" && info.version === "v1") return hpaV1ToV2(obj);
+  if (info.group === "autoscaling" && info.version === "v1") {
+    // v2 defaults (behavior, metrics) apply to HPAs written through v1 too
+    const v2 = hpaV1ToV2(obj);
+    applyDefaults("autoscaling/v2", "HorizontalPodAutoscaler", v2);
+    return v2;
+  }
   if (info.group === "events.k8s.io") return eventsV1ToCore(obj);
   throw new Error(`no conversion from ${apiVersionOf(info)} to ${storedApiVersion(info)}`);
 }

@@ -71,7 +71,11 @@ class Api {
     });
   }
 
-  async request(method: "GET" | "POST" | "DELETE", path: string, body?: string): Promise<{ status: number; text: string }> {
+  async request(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body?: string,
+  ): Promise<{ status: number; text: string }> {
     const headers: Record<string, string> = { authorization: this.auth, accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
     const res = await this.pool.request({ method, path, headers, body });
@@ -98,7 +102,12 @@ export function podBody(namespace: string, name: string): string {
     metadata: {
       name,
       namespace,
-      labels: { app: "bench", tier: "web", "app.kubernetes.io/name": "bench", "pod-template-hash": "5d8f9c7b6" },
+      labels: {
+        app: "bench",
+        tier: "web",
+        "app.kubernetes.io/name": "bench",
+        "pod-template-hash": "5d8f9c7b6",
+      },
       annotations: { "kubeplane.io/bench": "apiserver" },
     },
     spec: {
@@ -238,7 +247,11 @@ function names(prefix: string, n: number): string[] {
 
 interface WatchEventLine {
   type: string;
-  object?: { metadata?: { name?: string; namespace?: string; resourceVersion?: string }; code?: number; message?: string };
+  object?: {
+    metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+    code?: number;
+    message?: string;
+  };
 }
 
 class BenchWatcher {
@@ -351,7 +364,12 @@ class BenchWatcher {
   }
 }
 
-async function watchFanout(api: Api, o: ApiserverBenchOptions, meter: CpuMeter, figs: Figure[]): Promise<void> {
+async function watchFanout(
+  api: Api,
+  o: ApiserverBenchOptions,
+  meter: CpuMeter,
+  figs: Figure[],
+): Promise<void> {
   const ns = "bench-watch";
   const podNames = names("w", o.watchPods);
   const width = podNames[0]!.length - 2;
@@ -423,26 +441,62 @@ async function watchFanout(api: Api, o: ApiserverBenchOptions, meter: CpuMeter, 
   progress(
     `    delivered ${delivered}/${expected} events in ${(spanMs / 1000).toFixed(1)} s (creates took ${((createsDone - t0) / 1000).toFixed(1)} s, ${cr.errors} create errors${cr.firstError ? `: ${cr.firstError}` : ""})`,
   );
-  progress(`    delivery latency from create start p50 ${ms(l.p50)} p99 ${ms(l.p99)} max ${ms(l.max)}; from ack p99 ${ms(la.p99)}`);
-  progress(`    reconnects ${reconnects}, duplicates ${dups}, watcher errors ${errs.length}${errs.length ? `: ${errs.slice(0, 3).join(" | ")}` : ""}`);
+  progress(
+    `    delivery latency from create start p50 ${ms(l.p50)} p99 ${ms(l.p99)} max ${ms(l.max)}; from ack p99 ${ms(la.p99)}`,
+  );
+  progress(
+    `    reconnects ${reconnects}, duplicates ${dups}, watcher errors ${errs.length}${errs.length ? `: ${errs.slice(0, 3).join(" | ")}` : ""}`,
+  );
   if (missTotal > 0) {
     const bad = misses.map((m, i) => ({ i, m })).filter((x) => x.m.length > 0);
     progress(`    MISSES: ${missTotal} events missed by ${bad.length} watchers`);
     for (const b of bad.slice(0, 5))
-      progress(`      watcher ${b.i}: ${b.m.length} missing, e.g. ${b.m.slice(0, 5).map((i) => podNames[i]).join(", ")}`);
+      progress(
+        `      watcher ${b.i}: ${b.m.length} missing, e.g. ${b.m
+          .slice(0, 5)
+          .map((i) => podNames[i])
+          .join(", ")}`,
+      );
   }
   progress(`    ${cpu}`);
 
   const b = "watch fan-out";
-  figs.push({ bench: b, figure: `events/s delivered (sum over ${o.watchers} watchers)`, value: (delivered * 1000) / spanMs, fmt: (v) => v.toFixed(0) });
+  figs.push({
+    bench: b,
+    figure: `events/s delivered (sum over ${o.watchers} watchers)`,
+    value: (delivered * 1000) / spanMs,
+    fmt: (v) => v.toFixed(0),
+  });
   figs.push({ bench: b, figure: "delivery latency p50 (create start -> parsed)", value: l.p50, fmt: ms });
-  figs.push({ bench: b, figure: "delivery latency p99 (create start -> parsed)", value: l.p99, fmt: ms, sloMs: SLO_MUTATING_MS });
+  figs.push({
+    bench: b,
+    figure: "delivery latency p99 (create start -> parsed)",
+    value: l.p99,
+    fmt: ms,
+    sloMs: SLO_MUTATING_MS,
+  });
   figs.push({ bench: b, figure: "delivery latency p99 (create ack -> parsed)", value: la.p99, fmt: ms });
   figs.push({ bench: b, figure: "events missed (must be 0)", value: missTotal, fmt: (v) => String(v) });
-  figs.push({ bench: b, figure: "watch reconnects (server-closed streams)", value: reconnects, fmt: (v) => String(v) });
-  figs.push({ bench: b, figure: `creates/s during fan-out (concurrency ${o.concurrency})`, value: (o.watchPods * 1000) / (createsDone - t0), fmt: (v) => v.toFixed(0) });
+  figs.push({
+    bench: b,
+    figure: "watch reconnects (server-closed streams)",
+    value: reconnects,
+    fmt: (v) => String(v),
+  });
+  figs.push({
+    bench: b,
+    figure: `creates/s during fan-out (concurrency ${o.concurrency})`,
+    value: (o.watchPods * 1000) / (createsDone - t0),
+    fmt: (v) => v.toFixed(0),
+  });
   const cl = summarize(cr.latencies);
-  figs.push({ bench: b, figure: "create latency p99 during fan-out", value: cl.p99, fmt: ms, sloMs: SLO_MUTATING_MS });
+  figs.push({
+    bench: b,
+    figure: "create latency p99 during fan-out",
+    value: cl.p99,
+    fmt: ms,
+    sloMs: SLO_MUTATING_MS,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -477,7 +531,9 @@ async function listBench(api: Api, o: ApiserverBenchOptions, meter: CpuMeter, fi
   let count = 0;
   let pages = 0;
   let pagedCount = 0;
-  progress(`  list: ${o.listRuns} runs each of full LIST, paginated LIST (limit=${o.pageSize}), LIST resourceVersion=0`);
+  progress(
+    `  list: ${o.listRuns} runs each of full LIST, paginated LIST (limit=${o.pageSize}), LIST resourceVersion=0`,
+  );
   for (let run = 0; run < o.listRuns; run++) {
     const f = await timedGet(api, "/api/v1/pods");
     full.push(f.ms);
@@ -510,21 +566,44 @@ async function listBench(api: Api, o: ApiserverBenchOptions, meter: CpuMeter, fi
   progress(`    full LIST of ${count} pods (${bytes(size)}): p50 ${ms(sf.p50)} p99 ${ms(sf.p99)}`);
   progress(`    paginated: ${pages} pages, ${pagedCount} pods: p50 ${ms(sp.p50)} p99 ${ms(sp.p99)}`);
   progress(`    resourceVersion=0 (watch cache): p50 ${ms(sc.p50)} p99 ${ms(sc.p99)}`);
-  if (pagedCount !== count) progress(`    WARNING: paginated LIST returned ${pagedCount} pods, full LIST ${count}`);
+  if (pagedCount !== count)
+    progress(`    WARNING: paginated LIST returned ${pagedCount} pods, full LIST ${count}`);
   progress(`    ${meter.report()}`);
   const b = `LIST ${count} pods`;
   figs.push({ bench: b, figure: "response size (full LIST)", value: size, fmt: bytes });
   figs.push({ bench: b, figure: "full LIST p50", value: sf.p50, fmt: ms });
   figs.push({ bench: b, figure: "full LIST p99", value: sf.p99, fmt: ms, sloMs: SLO_LIST_MS });
-  figs.push({ bench: b, figure: `paginated LIST (limit=${o.pageSize}, ${pages} pages) p50`, value: sp.p50, fmt: ms });
-  figs.push({ bench: b, figure: `paginated LIST (limit=${o.pageSize}, ${pages} pages) p99`, value: sp.p99, fmt: ms, sloMs: SLO_LIST_MS });
-  figs.push({ bench: b, figure: "LIST resourceVersion=0 (watch cache) p99", value: sc.p99, fmt: ms, sloMs: SLO_LIST_MS });
+  figs.push({
+    bench: b,
+    figure: `paginated LIST (limit=${o.pageSize}, ${pages} pages) p50`,
+    value: sp.p50,
+    fmt: ms,
+  });
+  figs.push({
+    bench: b,
+    figure: `paginated LIST (limit=${o.pageSize}, ${pages} pages) p99`,
+    value: sp.p99,
+    fmt: ms,
+    sloMs: SLO_LIST_MS,
+  });
+  figs.push({
+    bench: b,
+    figure: "LIST resourceVersion=0 (watch cache) p99",
+    value: sc.p99,
+    fmt: ms,
+    sloMs: SLO_LIST_MS,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // create throughput + GET
 
-async function createBench(api: Api, o: ApiserverBenchOptions, meter: CpuMeter, figs: Figure[]): Promise<void> {
+async function createBench(
+  api: Api,
+  o: ApiserverBenchOptions,
+  meter: CpuMeter,
+  figs: Figure[],
+): Promise<void> {
   const ns = "bench-create";
   const podNames = names("c", o.pods);
   progress(`  create: ${o.pods} pods, concurrency ${o.concurrency}`);
@@ -536,7 +615,12 @@ async function createBench(api: Api, o: ApiserverBenchOptions, meter: CpuMeter, 
   );
   progress(`    ${meter.report()}`);
   const b = "create";
-  figs.push({ bench: b, figure: `creates/s (concurrency ${o.concurrency})`, value: (o.pods * 1000) / r.wallMs, fmt: (v) => v.toFixed(0) });
+  figs.push({
+    bench: b,
+    figure: `creates/s (concurrency ${o.concurrency})`,
+    value: (o.pods * 1000) / r.wallMs,
+    fmt: (v) => v.toFixed(0),
+  });
   figs.push({ bench: b, figure: "create latency p50", value: s.p50, fmt: ms });
   figs.push({ bench: b, figure: "create latency p99", value: s.p99, fmt: ms, sloMs: SLO_MUTATING_MS });
   figs.push({ bench: b, figure: "create errors (must be 0)", value: r.errors, fmt: (v) => String(v) });
@@ -556,11 +640,25 @@ async function createBench(api: Api, o: ApiserverBenchOptions, meter: CpuMeter, 
     });
     const wall = performance.now() - t0;
     const g = summarize(lat);
-    progress(`    ${((o.gets * 1000) / wall).toFixed(0)} gets/s, p50 ${ms(g.p50)} p99 ${ms(g.p99)}, ${errors} errors`);
+    progress(
+      `    ${((o.gets * 1000) / wall).toFixed(0)} gets/s, p50 ${ms(g.p50)} p99 ${ms(g.p99)}, ${errors} errors`,
+    );
     progress(`    ${meter.report()}`);
     figs.push({ bench: "get", figure: `single GET p50 (concurrency ${conc})`, value: g.p50, fmt: ms });
-    figs.push({ bench: "get", figure: `single GET p99 (concurrency ${conc})`, value: g.p99, fmt: ms, sloMs: SLO_GET_MS });
-    if (conc > 1) figs.push({ bench: "get", figure: `gets/s (concurrency ${conc})`, value: (o.gets * 1000) / wall, fmt: (v) => v.toFixed(0) });
+    figs.push({
+      bench: "get",
+      figure: `single GET p99 (concurrency ${conc})`,
+      value: g.p99,
+      fmt: ms,
+      sloMs: SLO_GET_MS,
+    });
+    if (conc > 1)
+      figs.push({
+        bench: "get",
+        figure: `gets/s (concurrency ${conc})`,
+        value: (o.gets * 1000) / wall,
+        fmt: (v) => v.toFixed(0),
+      });
   }
 }
 
@@ -572,7 +670,12 @@ async function warmUp(api: Api, concurrency: number): Promise<void> {
     await api.request(
       "POST",
       "/api/v1/namespaces/default/configmaps",
-      JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: `warm-${i}` }, data: { k: "v".repeat(200) } }),
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: `warm-${i}` },
+        data: { k: "v".repeat(200) },
+      }),
     );
     await api.request("GET", `/api/v1/namespaces/default/configmaps/warm-${i}`);
   });
@@ -586,9 +689,15 @@ async function runBackend(backend: Backend, o: ApiserverBenchOptions): Promise<F
   const api = new Api(srv.url, srv.token, srv.caPem, o.concurrency);
   const figs: Figure[] = [];
   try {
-    progress(`  apiserver ${srv.url} (pid ${srv.child.pid})${etcd ? `, etcd ${etcd.endpoints[0]} (pid ${etcd.pid})` : ""}`);
+    progress(
+      `  apiserver ${srv.url} (pid ${srv.child.pid})${etcd ? `, etcd ${etcd.endpoints[0]} (pid ${etcd.pid})` : ""}`,
+    );
     for (const ns of ["bench-watch", "bench-list", "bench-create"]) {
-      await api.mustJson("POST", "/api/v1/namespaces", JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }));
+      await api.mustJson(
+        "POST",
+        "/api/v1/namespaces",
+        JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }),
+      );
     }
     await warmUp(api, o.concurrency);
     const meter = new CpuMeter(srv.child.pid, etcd?.pid);
@@ -597,7 +706,12 @@ async function runBackend(backend: Backend, o: ApiserverBenchOptions): Promise<F
     await createBench(api, o, meter, figs);
     const rss = procRssMiB(srv.child.pid);
     progress(`  apiserver RSS at the end: ${rss.toFixed(0)} MiB`);
-    figs.push({ bench: "process", figure: "apiserver RSS at the end", value: rss, fmt: (v) => `${v.toFixed(0)} MiB` });
+    figs.push({
+      bench: "process",
+      figure: "apiserver RSS at the end",
+      value: rss,
+      fmt: (v) => `${v.toFixed(0)} MiB`,
+    });
   } finally {
     await api.close();
     await srv.stop();

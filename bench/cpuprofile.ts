@@ -19,7 +19,6 @@ interface Profile {
   timeDeltas?: number[];
 }
 
-
 function moduleOf(url: string, fn: string): string {
   if (!url) return fn.startsWith("(") ? fn : "(native)";
   const nm = url.lastIndexOf("node_modules/");

@@ -97,7 +97,8 @@ async function main(argv: string[]): Promise<void> {
         process.stderr.write("bench cpuprofile: give one or more .cpuprofile files\n");
         process.exit(2);
       }
-      for (const f of positionals) process.stdout.write(`${summarizeCpuProfile(f, int(values.top, 25, "top"))}\n`);
+      for (const f of positionals)
+        process.stdout.write(`${summarizeCpuProfile(f, int(values.top, 25, "top"))}\n`);
       return;
     }
     default:

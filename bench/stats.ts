@@ -6,11 +6,23 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[idx]!;
 }
 
-export function summarize(values: number[]): { n: number; p50: number; p99: number; max: number; mean: number } {
+export function summarize(values: number[]): {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+} {
   const s = Float64Array.from(values).sort();
   let sum = 0;
   for (const v of s) sum += v;
-  return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1] ?? Number.NaN, mean: sum / s.length };
+  return {
+    n: s.length,
+    p50: percentile(s, 50),
+    p99: percentile(s, 99),
+    max: s[s.length - 1] ?? Number.NaN,
+    mean: sum / s.length,
+  };
 }
 
 export function ms(v: number): string {

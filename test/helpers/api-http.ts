@@ -38,8 +38,8 @@ export class Api {
     agentOptions: ConstructorParameters<typeof Agent>[0] = {},
   ) {
     this.agent = new Agent({
-      connect: { ca: target.caPem, ...(agentOptions.connect as object) },
       ...agentOptions,
+      connect: { ca: target.caPem, ...(agentOptions.connect as object) },
       // watch streams stay open long
       bodyTimeout: 0,
       headersTimeout: 60_000,
