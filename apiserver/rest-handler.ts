@@ -281,6 +281,11 @@ export class RestHandler {
       throw errors.pathNotFound(ri.path);
     if (!(info.verbs as string[]).includes(ri.verb))
       throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
+    // POST names a collection; PUT and PATCH name one object
+    const named = ri.name !== undefined;
+    if ((ri.verb === "create" && named) || ((ri.verb === "update" || ri.verb === "patch") && !named)) {
+      throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
+    }
     switch (ri.verb) {
       case "get":
         return this.get(req, res, ri, info, q);
@@ -344,7 +349,7 @@ export class RestHandler {
       continue: cont,
       resourceVersion: rv,
       resourceVersionMatch: rvMatch,
-      filter: filter.matches,
+      filter: filter.everything ? undefined : filter.matches,
     });
     sendJson(res, 200, representList(info, neg, list, q));
   }
@@ -360,7 +365,8 @@ export class RestHandler {
     const rv = resourceVersionParam(q);
     const timeout = intParam(q, "timeoutSeconds", { min: 0, max: 24 * 3600 });
     const bookmarks = queryBool(q.get("allowWatchBookmarks"));
-    const sendInitialEvents = queryBool(q.get("sendInitialEvents"));
+    // absent means "the default": initial state when no resourceVersion is given
+    const sendInitialEvents = q.has("sendInitialEvents") ? queryBool(q.get("sendInitialEvents")) : undefined;
     if (sendInitialEvents && !bookmarks)
       throw errors.badRequest("sendInitialEvents requires allowWatchBookmarks=true");
     if (ri.name !== undefined)
@@ -370,7 +376,7 @@ export class RestHandler {
     if (!cache) throw errors.methodNotAllowed(`watch is not supported on ${info.resource}`);
     const fromRevision = rv === undefined || rv === "0" ? undefined : Number(rv);
     const watcher = cache.watch({
-      fromRevision: sendInitialEvents ? undefined : fromRevision,
+      fromRevision,
       filter: (obj) => filter.matches(info.storedAs ? fromStored(info, obj) : obj),
       bookmarks,
       sendInitialEvents,

@@ -129,6 +129,8 @@ async function allocateServiceAddresses(
   const { ips, ports } = allocators(ctx);
   const owner = ownerOf(obj);
   if (old) carryAllocatedValues(spec, oldSpec);
+  /** addresses claimed by this call, released again if a later step fails */
+  const claimedIPs: string[] = [];
 
   if (!needsClusterIP(spec)) {
     delete spec.clusterIP;
@@ -173,6 +175,7 @@ async function allocateServiceAddresses(
         for (const ip of got) await ips.release(ip);
         throw e;
       }
+      claimedIPs.push(...got);
       spec.clusterIP = got[0];
       spec.clusterIPs = got;
       spec.ipFamilies = got.map((ip) => (familyOf(ip) === 6 ? "IPv6" : "IPv4"));
@@ -207,6 +210,7 @@ async function allocateServiceAddresses(
     } else if (!wantHealth) delete spec.healthCheckNodePort;
   } catch (e) {
     for (const p of claimed) await ports.release(p);
+    for (const ip of claimedIPs) await ips.release(ip);
     throw e;
   }
   if (old) await releaseUnused(old, obj, ctx);

@@ -46,6 +46,8 @@ interface Figure {
   value: number;
   fmt: (v: number) => string;
   sloMs?: number;
+  /** set when the measurement failed (the apiserver answered with an error) */
+  error?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,12 +386,12 @@ async function watchFanout(
   const startTimes = new Float64Array(o.watchPods);
   const ackTimes = new Float64Array(o.watchPods);
   const lat = new Float64Array(o.watchers * o.watchPods);
-  const latAck = new Float64Array(o.watchers * o.watchPods);
+  const latIdx = new Int32Array(o.watchers * o.watchPods);
   let nLat = 0;
   let firstDelivery = Number.POSITIVE_INFINITY;
   const onEvent = (idx: number, now: number) => {
     lat[nLat] = now - startTimes[idx]!;
-    latAck[nLat] = ackTimes[idx]! > 0 ? now - ackTimes[idx]! : Number.NaN;
+    latIdx[nLat] = idx;
     nLat++;
     if (now < firstDelivery) firstDelivery = now;
   };
@@ -431,7 +433,13 @@ async function watchFanout(
   await Promise.all(watchers.map((w) => w.stop()));
 
   const l = summarize(Array.from(lat.subarray(0, nLat)));
-  const la = summarize(Array.from(latAck.subarray(0, nLat)).filter((v) => !Number.isNaN(v)));
+  // from the ack: receive time (start + latency) minus ack time; negative when the event came first
+  const fromAck: number[] = new Array(nLat);
+  for (let k = 0; k < nLat; k++) {
+    const idx = latIdx[k]!;
+    fromAck[k] = startTimes[idx]! + lat[k]! - ackTimes[idx]!;
+  }
+  const la = summarize(fromAck);
   const spanMs = lastEvent - t0;
   const misses = watchers.map((w) => w.missing());
   const missTotal = misses.reduce((s, m) => s + m.length, 0);
@@ -461,6 +469,9 @@ async function watchFanout(
   progress(`    ${cpu}`);
 
   const b = "watch fan-out";
+  const cerr = cr.errors
+    ? `${cr.errors} of ${o.watchPods} creates failed, first: ${cr.firstError}`
+    : undefined;
   figs.push({
     bench: b,
     figure: `events/s delivered (sum over ${o.watchers} watchers)`,
@@ -488,6 +499,7 @@ async function watchFanout(
     figure: `creates/s during fan-out (concurrency ${o.concurrency})`,
     value: (o.watchPods * 1000) / (createsDone - t0),
     fmt: (v) => v.toFixed(0),
+    error: cerr,
   });
   const cl = summarize(cr.latencies);
   figs.push({
@@ -496,6 +508,7 @@ async function watchFanout(
     value: cl.p99,
     fmt: ms,
     sloMs: SLO_MUTATING_MS,
+    error: cerr,
   });
 }
 
@@ -534,31 +547,63 @@ async function listBench(api: Api, o: ApiserverBenchOptions, meter: CpuMeter, fi
   progress(
     `  list: ${o.listRuns} runs each of full LIST, paginated LIST (limit=${o.pageSize}), LIST resourceVersion=0`,
   );
+  let fullError: string | undefined;
+  let pagedError: string | undefined;
+  let cachedError: string | undefined;
+  const short = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 160);
+  // paginated and watch-cache LISTs first: a failing full LIST must not spoil the others
   for (let run = 0; run < o.listRuns; run++) {
-    const f = await timedGet(api, "/api/v1/pods");
-    full.push(f.ms);
-    size = Buffer.byteLength(f.text);
-    count = (JSON.parse(f.text) as ListBody).items.length;
-
-    let total = 0;
-    let cont: string | undefined;
-    let n = 0;
-    let p = 0;
-    do {
-      const path = `/api/v1/pods?limit=${o.pageSize}${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`;
-      const r = await timedGet(api, path);
-      total += r.ms;
-      const body = JSON.parse(r.text) as ListBody;
-      n += body.items.length;
-      p++;
-      cont = body.metadata.continue || undefined;
-    } while (cont);
-    paged.push(total);
-    pages = p;
-    pagedCount = n;
-
-    const c = await timedGet(api, "/api/v1/pods?resourceVersion=0");
-    cached.push(c.ms);
+    if (!pagedError) {
+      try {
+        let total = 0;
+        let cont: string | undefined;
+        let n = 0;
+        let p = 0;
+        do {
+          const path = `/api/v1/pods?limit=${o.pageSize}${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`;
+          const r = await timedGet(api, path);
+          total += r.ms;
+          const body = JSON.parse(r.text) as ListBody;
+          n += body.items.length;
+          p++;
+          cont = body.metadata.continue || undefined;
+        } while (cont);
+        paged.push(total);
+        pages = p;
+        pagedCount = n;
+      } catch (e) {
+        pagedError = short(e);
+        progress(`    paginated LIST FAILED: ${pagedError}`);
+      }
+    }
+  }
+  for (let run = 0; run < o.listRuns; run++) {
+    if (!cachedError) {
+      try {
+        const c = await timedGet(api, "/api/v1/pods?resourceVersion=0");
+        cached.push(c.ms);
+        if (!size) {
+          size = Buffer.byteLength(c.text);
+          count = (JSON.parse(c.text) as ListBody).items.length;
+        }
+      } catch (e) {
+        cachedError = short(e);
+        progress(`    LIST resourceVersion=0 FAILED: ${cachedError}`);
+      }
+    }
+  }
+  for (let run = 0; run < o.listRuns; run++) {
+    if (!fullError) {
+      try {
+        const f = await timedGet(api, "/api/v1/pods");
+        full.push(f.ms);
+        size = Buffer.byteLength(f.text);
+        count = (JSON.parse(f.text) as ListBody).items.length;
+      } catch (e) {
+        fullError = short(e);
+        progress(`    full LIST FAILED: ${fullError}`);
+      }
+    }
   }
   const sf = summarize(full);
   const sp = summarize(paged);
@@ -566,25 +611,34 @@ async function listBench(api: Api, o: ApiserverBenchOptions, meter: CpuMeter, fi
   progress(`    full LIST of ${count} pods (${bytes(size)}): p50 ${ms(sf.p50)} p99 ${ms(sf.p99)}`);
   progress(`    paginated: ${pages} pages, ${pagedCount} pods: p50 ${ms(sp.p50)} p99 ${ms(sp.p99)}`);
   progress(`    resourceVersion=0 (watch cache): p50 ${ms(sc.p50)} p99 ${ms(sc.p99)}`);
-  if (pagedCount !== count)
+  if (!fullError && !pagedError && pagedCount !== count)
     progress(`    WARNING: paginated LIST returned ${pagedCount} pods, full LIST ${count}`);
   progress(`    ${meter.report()}`);
   const b = `LIST ${count} pods`;
   figs.push({ bench: b, figure: "response size (full LIST)", value: size, fmt: bytes });
-  figs.push({ bench: b, figure: "full LIST p50", value: sf.p50, fmt: ms });
-  figs.push({ bench: b, figure: "full LIST p99", value: sf.p99, fmt: ms, sloMs: SLO_LIST_MS });
+  figs.push({ bench: b, figure: "full LIST p50", value: sf.p50, fmt: ms, error: fullError });
   figs.push({
     bench: b,
-    figure: `paginated LIST (limit=${o.pageSize}, ${pages} pages) p50`,
-    value: sp.p50,
+    figure: "full LIST p99",
+    value: sf.p99,
     fmt: ms,
+    sloMs: SLO_LIST_MS,
+    error: fullError,
   });
   figs.push({
     bench: b,
-    figure: `paginated LIST (limit=${o.pageSize}, ${pages} pages) p99`,
+    figure: `paginated LIST (limit=${o.pageSize}) p50`,
+    value: sp.p50,
+    fmt: ms,
+    error: pagedError,
+  });
+  figs.push({
+    bench: b,
+    figure: `paginated LIST (limit=${o.pageSize}) p99`,
     value: sp.p99,
     fmt: ms,
     sloMs: SLO_LIST_MS,
+    error: pagedError,
   });
   figs.push({
     bench: b,
@@ -592,6 +646,7 @@ async function listBench(api: Api, o: ApiserverBenchOptions, meter: CpuMeter, fi
     value: sc.p99,
     fmt: ms,
     sloMs: SLO_LIST_MS,
+    error: cachedError,
   });
 }
 
@@ -615,14 +670,24 @@ async function createBench(
   );
   progress(`    ${meter.report()}`);
   const b = "create";
+  // figures over failed requests mean nothing: mark them failed
+  const cerr = r.errors ? `${r.errors} of ${o.pods} creates failed, first: ${r.firstError}` : undefined;
   figs.push({
     bench: b,
     figure: `creates/s (concurrency ${o.concurrency})`,
     value: (o.pods * 1000) / r.wallMs,
     fmt: (v) => v.toFixed(0),
+    error: cerr,
   });
-  figs.push({ bench: b, figure: "create latency p50", value: s.p50, fmt: ms });
-  figs.push({ bench: b, figure: "create latency p99", value: s.p99, fmt: ms, sloMs: SLO_MUTATING_MS });
+  figs.push({ bench: b, figure: "create latency p50", value: s.p50, fmt: ms, error: cerr });
+  figs.push({
+    bench: b,
+    figure: "create latency p99",
+    value: s.p99,
+    fmt: ms,
+    sloMs: SLO_MUTATING_MS,
+    error: cerr,
+  });
   figs.push({ bench: b, figure: "create errors (must be 0)", value: r.errors, fmt: (v) => String(v) });
 
   for (const conc of [1, o.concurrency]) {
@@ -630,27 +695,39 @@ async function createBench(
     meter.reset();
     const lat: number[] = [];
     let errors = 0;
+    let firstError: string | undefined;
     const t0 = performance.now();
     await pool(o.gets, conc, async (i) => {
       const name = podNames[(i * 7919) % podNames.length]!;
       const t = performance.now();
       const res = await api.request("GET", `/api/v1/namespaces/${ns}/pods/${name}`);
       lat.push(performance.now() - t);
-      if (res.status !== 200) errors++;
+      if (res.status !== 200) {
+        errors++;
+        firstError ??= `${res.status} ${res.text.slice(0, 200)}`;
+      }
     });
     const wall = performance.now() - t0;
     const g = summarize(lat);
     progress(
-      `    ${((o.gets * 1000) / wall).toFixed(0)} gets/s, p50 ${ms(g.p50)} p99 ${ms(g.p99)}, ${errors} errors`,
+      `    ${((o.gets * 1000) / wall).toFixed(0)} gets/s, p50 ${ms(g.p50)} p99 ${ms(g.p99)}, ${errors} errors${firstError ? `: ${firstError}` : ""}`,
     );
     progress(`    ${meter.report()}`);
-    figs.push({ bench: "get", figure: `single GET p50 (concurrency ${conc})`, value: g.p50, fmt: ms });
+    const gerr = errors ? `${errors} of ${o.gets} GETs failed, first: ${firstError}` : undefined;
+    figs.push({
+      bench: "get",
+      figure: `single GET p50 (concurrency ${conc})`,
+      value: g.p50,
+      fmt: ms,
+      error: gerr,
+    });
     figs.push({
       bench: "get",
       figure: `single GET p99 (concurrency ${conc})`,
       value: g.p99,
       fmt: ms,
       sloMs: SLO_GET_MS,
+      error: gerr,
     });
     if (conc > 1)
       figs.push({
@@ -658,7 +735,23 @@ async function createBench(
         figure: `gets/s (concurrency ${conc})`,
         value: (o.gets * 1000) / wall,
         fmt: (v) => v.toFixed(0),
+        error: gerr,
       });
+  }
+}
+
+/** after a failed phase: wait until the apiserver answers a storage read again (up to 60 s) */
+async function waitRecovered(api: Api): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    try {
+      const r = await api.request("GET", "/api/v1/namespaces/bench-create");
+      if (r.status === 200) return performance.now() - t0;
+    } catch {
+      // keep polling
+    }
+    if (performance.now() - t0 > 60_000) throw new Error("apiserver did not recover within 60 s");
+    await new Promise((res) => setTimeout(res, 250));
   }
 }
 
@@ -701,9 +794,28 @@ async function runBackend(backend: Backend, o: ApiserverBenchOptions): Promise<F
     }
     await warmUp(api, o.concurrency);
     const meter = new CpuMeter(srv.child.pid, etcd?.pid);
-    await watchFanout(api, o, meter, figs);
-    await listBench(api, o, meter, figs);
-    await createBench(api, o, meter, figs);
+    const phases: [string, () => Promise<void>][] = [
+      ["watch fan-out", () => watchFanout(api, o, meter, figs)],
+      ["LIST", () => listBench(api, o, meter, figs)],
+      ["create", () => createBench(api, o, meter, figs)],
+    ];
+    for (const [name, phase] of phases) {
+      const before = figs.filter((f) => f.error).length;
+      try {
+        await phase();
+        if (figs.filter((f) => f.error).length > before) {
+          const t = await waitRecovered(api);
+          progress(
+            `  storage reads answer again ${(t / 1000).toFixed(1)} s after the ${name} phase failures`,
+          );
+          figs.push({ bench: name, figure: "recovery after the failures", value: t, fmt: ms });
+        }
+      } catch (e) {
+        const msg = (e instanceof Error ? e.message : String(e)).slice(0, 300);
+        progress(`  ${name} FAILED: ${msg}`);
+        figs.push({ bench: name, figure: "phase failed", value: Number.NaN, fmt: String, error: msg });
+      }
+    }
     const rss = procRssMiB(srv.child.pid);
     progress(`  apiserver RSS at the end: ${rss.toFixed(0)} MiB`);
     figs.push({
@@ -730,18 +842,30 @@ export async function runApiserverBenchmarks(o: ApiserverBenchOptions): Promise<
     results.set(backend, await runBackend(backend, o));
   }
   const backends = [...results.keys()];
-  const first = results.get(backends[0]!) ?? [];
+  const key = (f: Figure) => `${f.bench}\u0000${f.figure}`;
+  const order: Figure[] = [];
+  const seen = new Set<string>();
+  for (const b of backends)
+    for (const f of results.get(b)!)
+      if (!seen.has(key(f))) {
+        seen.add(key(f));
+        order.push(f);
+      }
   const header = ["benchmark", "figure", ...backends, "anchor (SLO)", ...backends.map((b) => `${b} / SLO`)];
-  const rows = first.map((f, i) => {
-    const vals = backends.map((b) => results.get(b)![i]!);
+  const rows = order.map((f) => {
+    const vals = backends.map((b) => results.get(b)!.find((x) => key(x) === key(f)));
     return [
       f.bench,
       f.figure,
-      ...vals.map((v) => v.fmt(v.value)),
+      ...vals.map((v) => (!v ? "-" : v.error ? "FAILED" : v.fmt(v.value))),
       f.sloMs ? `<= ${ms(f.sloMs)}` : "",
-      ...vals.map((v) => (f.sloMs ? ratio(v.value, f.sloMs) : "")),
+      ...vals.map((v) => (v && f.sloMs && !v.error ? ratio(v.value, f.sloMs) : "")),
     ];
   });
+  const failures: string[] = [];
+  for (const b of backends)
+    for (const f of results.get(b)!) if (f.error) failures.push(`${b}: ${f.bench} / ${f.figure}: ${f.error}`);
   const cfg = `pods=${o.pods} concurrency=${o.concurrency} gets=${o.gets} watchers=${o.watchers} watch-pods=${o.watchPods} list-pods=${o.listPods} list-runs=${o.listRuns}`;
-  return `apiserver benchmarks (${cfg})\n\n${table(header, rows)}\n`;
+  const notes = failures.length ? `\nFailures:\n${failures.map((f) => `- ${f}`).join("\n")}\n` : "";
+  return `apiserver benchmarks (${cfg})\n\n${table(header, rows)}\n${notes}`;
 }

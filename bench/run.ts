@@ -14,6 +14,8 @@ const USAGE = `Usage: npm run bench -- <name> [flags]
 
 Benchmarks:
   apiserver   apiserver on SQLite and on etcd, figures next to the upstream SLOs
+  scheduler      scheduler throughput and bind latency (bench/scheduler.ts; --help there)
+  endpointslice  EndpointSlice controller (bench/endpointslice.ts)
   cpuprofile  FILE.cpuprofile [--top N]: self time by function and by module
 
 apiserver flags:
@@ -99,6 +101,17 @@ async function main(argv: string[]): Promise<void> {
       }
       for (const f of positionals)
         process.stdout.write(`${summarizeCpuProfile(f, int(values.top, 25, "top"))}\n`);
+      return;
+    }
+    case "scheduler": {
+      // bench/scheduler.ts parses its own flags and returns the final table
+      const { benchScheduler } = await import("./scheduler.js");
+      process.stdout.write(`\n${await benchScheduler(rest)}`);
+      return;
+    }
+    case "endpointslice": {
+      const { benchEndpointSlice } = await import("./endpointslice.js");
+      process.stdout.write(`\n${await benchEndpointSlice(rest)}`);
       return;
     }
     default:

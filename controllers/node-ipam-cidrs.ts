@@ -19,7 +19,11 @@ export const DEFAULT_IPV6_NODE_MASK = 64;
  * Parses --cluster-cidr (one CIDR, or a comma-separated dual-stack pair) with the node mask sizes.
  * Throws a clear Error when the mask does not fit the cluster CIDR or a family repeats.
  */
-export function parseClusterCIDRs(spec: string, maskV4: number, maskV6 = DEFAULT_IPV6_NODE_MASK): SubnetPool[] {
+export function parseClusterCIDRs(
+  spec: string,
+  maskV4: number,
+  maskV6 = DEFAULT_IPV6_NODE_MASK,
+): SubnetPool[] {
   const pools: SubnetPool[] = [];
   for (const part of spec
     .split(",")
@@ -62,7 +66,8 @@ export function subnetIndex(pool: SubnetPool, cidr: string): bigint | undefined 
     return undefined;
   }
   if (c.family !== pool.cluster.family || c.prefix !== pool.maskSize) return undefined;
-  if (c.network < pool.cluster.network || c.network >= pool.cluster.network + pool.cluster.size) return undefined;
+  if (c.network < pool.cluster.network || c.network >= pool.cluster.network + pool.cluster.size)
+    return undefined;
   const bits = pool.cluster.family === 4 ? 32 : 128;
   const offset = c.network - pool.cluster.network;
   return offset >> BigInt(bits - pool.maskSize);
@@ -80,9 +85,11 @@ export function overlappingIndexes(pool: SubnetPool, cidr: string, limit = 1 << 
     return [];
   }
   if (c.family !== pool.cluster.family) return [];
+  // biome-ignore lint/complexity/useMathMinMax: bigint (Math.max does not take bigints)
   const lo = c.network > pool.cluster.network ? c.network : pool.cluster.network;
   const hiC = c.network + c.size;
   const hiP = pool.cluster.network + pool.cluster.size;
+  // biome-ignore lint/complexity/useMathMinMax: bigint (Math.min does not take bigints)
   const hi = hiC < hiP ? hiC : hiP;
   if (lo >= hi) return [];
   const shift = BigInt((pool.cluster.family === 4 ? 32 : 128) - pool.maskSize);
@@ -165,6 +172,10 @@ export class CIDRSet {
 
   /** how many subnets are taken in each pool */
   usage(): Array<{ cidr: string; used: number; total: bigint }> {
-    return this.pools.map((pool, p) => ({ cidr: formatCIDR(pool.cluster), used: this.used[p]!.size, total: pool.count }));
+    return this.pools.map((pool, p) => ({
+      cidr: formatCIDR(pool.cluster),
+      used: this.used[p]!.size,
+      total: pool.count,
+    }));
   }
 }

@@ -17,10 +17,12 @@ export interface ContainerPort {
 
 export interface Container {
   name?: string;
+  image?: string;
   resources?: { requests?: ResourceList | null; limits?: ResourceList | null } | null;
   ports?: ContainerPort[] | null;
   /** "Always" on an init container makes it a sidecar that keeps running */
   restartPolicy?: string | null;
+  [key: string]: unknown;
 }
 
 export interface Toleration {

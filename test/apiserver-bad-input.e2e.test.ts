@@ -18,7 +18,11 @@ function cm(name: string, extra: Record<string, unknown> = {}) {
   return { ...configMap(name), ...extra };
 }
 
-function expectStatus(r: { status: number; json: unknown; text: string }, code: number, message?: RegExp | string) {
+function expectStatus(
+  r: { status: number; json: unknown; text: string },
+  code: number,
+  message?: RegExp | string,
+) {
   expect(r.status, r.text).toBe(code);
   // biome-ignore lint/suspicious/noExplicitAny: asserted field by field
   const s = r.json as any;
@@ -43,7 +47,10 @@ function deployment(name: string, replicas: unknown = 1) {
     spec: {
       replicas,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "c", image: "busybox" }] } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: "c", image: "busybox" }] },
+      },
     },
   };
 }
@@ -56,7 +63,11 @@ for (const backend of BACKENDS) {
     beforeAll(async () => {
       srv = await startOn(backend.name);
       api = new Api(srv.api);
-      const r = await api.post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
+      const r = await api.post("/api/v1/namespaces", {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: NS },
+      });
       expect(r.status, r.text).toBe(201);
     });
 
@@ -67,7 +78,11 @@ for (const backend of BACKENDS) {
 
     describe("malformed bodies", () => {
       it("malformed JSON → 400 with a decoding message", async () => {
-        const r = await api.post(CM, '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"bad-json"', {});
+        const r = await api.post(
+          CM,
+          '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"bad-json"',
+          {},
+        );
         expectStatus(r, 400, /json/i);
         attempted.add("bad-json");
       });
@@ -169,7 +184,10 @@ for (const backend of BACKENDS) {
       });
 
       it("metadata that is not an object → 400", async () => {
-        expectStatus(await api.post(CM, { apiVersion: "v1", kind: "ConfigMap", metadata: "typed-meta" }), 400);
+        expectStatus(
+          await api.post(CM, { apiVersion: "v1", kind: "ConfigMap", metadata: "typed-meta" }),
+          400,
+        );
       });
 
       for (const name of ["Bad_Name", "-leading-dash", "UPPER", `${"a".repeat(254)}`, "dots..twice"]) {
@@ -190,7 +208,10 @@ for (const backend of BACKENDS) {
       });
 
       it("invalid label key → 422 on metadata.labels", async () => {
-        const r = await api.post(CM, cm("bad-label-key", { metadata: { name: "bad-label-key", labels: { "bad key!": "v" } } }));
+        const r = await api.post(
+          CM,
+          cm("bad-label-key", { metadata: { name: "bad-label-key", labels: { "bad key!": "v" } } }),
+        );
         expectStatus(r, 422);
         const fields = r.json.details.causes.map((c: { field: string }) => c.field);
         expect(fields.some((f: string) => f.startsWith("metadata.labels"))).toBe(true);
@@ -217,19 +238,30 @@ for (const backend of BACKENDS) {
 
     describe("body disagreeing with the URL", () => {
       it("kind disagreeing with the URL → 400", async () => {
-        const r = await api.post(CM, { apiVersion: "v1", kind: "Secret", metadata: { name: "kind-mismatch" } });
+        const r = await api.post(CM, {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "kind-mismatch" },
+        });
         attempted.add("kind-mismatch");
         expectStatus(r, 400, /kind/);
       });
 
       it("apiVersion disagreeing with the URL → 400", async () => {
-        const r = await api.post(CM, { apiVersion: "apps/v1", kind: "ConfigMap", metadata: { name: "version-mismatch" } });
+        const r = await api.post(CM, {
+          apiVersion: "apps/v1",
+          kind: "ConfigMap",
+          metadata: { name: "version-mismatch" },
+        });
         attempted.add("version-mismatch");
         expectStatus(r, 400, /version/i);
       });
 
       it("namespace in the body disagreeing with the URL → 400", async () => {
-        const r = await api.post(CM, cm("ns-mismatch", { metadata: { name: "ns-mismatch", namespace: "default" } }));
+        const r = await api.post(
+          CM,
+          cm("ns-mismatch", { metadata: { name: "ns-mismatch", namespace: "default" } }),
+        );
         expectStatus(r, 400, /namespace/);
         expect((await api.get("/api/v1/namespaces/default/configmaps/ns-mismatch")).status).toBe(404);
       });
@@ -237,7 +269,10 @@ for (const backend of BACKENDS) {
       it("name in the body disagreeing with the URL on update → 400", async () => {
         const created = await api.post(CM, configMap("name-upd"));
         expect(created.status).toBe(201);
-        const r = await api.put(`${CM}/name-upd`, { ...created.json, metadata: { ...created.json.metadata, name: "other-name" } });
+        const r = await api.put(`${CM}/name-upd`, {
+          ...created.json,
+          metadata: { ...created.json.metadata, name: "other-name" },
+        });
         attempted.add("other-name");
         expectStatus(r, 400, /name/);
         expect((await api.del(`${CM}/name-upd`)).status).toBe(200);
@@ -253,7 +288,10 @@ for (const backend of BACKENDS) {
       });
 
       it("a body just under 3 MiB is not refused for its size (control: 1 MiB ConfigMap)", async () => {
-        const r = await api.post(CM, { ...configMap("one-mib"), data: { big: "y".repeat(1024 * 1024 - 1000) } });
+        const r = await api.post(CM, {
+          ...configMap("one-mib"),
+          data: { big: "y".repeat(1024 * 1024 - 1000) },
+        });
         expect(r.status, r.text.slice(0, 300)).toBe(201);
         expect((await api.del(`${CM}/one-mib`)).status).toBe(200);
       });
@@ -294,10 +332,22 @@ for (const backend of BACKENDS) {
         ["GET", `${CM}?labelSelector=${encodeURIComponent("app in (a,b")}`, "labelSelector unclosed set"],
         ["GET", `${CM}?labelSelector=${encodeURIComponent("a b c")}`, "labelSelector a b c"],
         ["GET", `${CM}?labelSelector=${encodeURIComponent("bad key!=x")}`, "labelSelector bad key"],
-        ["GET", `${CM}?fieldSelector=${encodeURIComponent("spec.nodeName=n1")}`, "fieldSelector unsupported field on ConfigMap"],
+        [
+          "GET",
+          `${CM}?fieldSelector=${encodeURIComponent("spec.nodeName=n1")}`,
+          "fieldSelector unsupported field on ConfigMap",
+        ],
         ["GET", `${CM}?fieldSelector=${encodeURIComponent("nonsense")}`, "fieldSelector without operator"],
-        ["GET", `${CM}?watch=true&fieldSelector=${encodeURIComponent("status.phase=Running")}`, "watch fieldSelector unsupported"],
-        ["GET", `/api/v1/namespaces/${NS}/pods?fieldSelector=${encodeURIComponent("spec.bogus=x")}`, "pods fieldSelector spec.bogus"],
+        [
+          "GET",
+          `${CM}?watch=true&fieldSelector=${encodeURIComponent("status.phase=Running")}`,
+          "watch fieldSelector unsupported",
+        ],
+        [
+          "GET",
+          `/api/v1/namespaces/${NS}/pods?fieldSelector=${encodeURIComponent("spec.bogus=x")}`,
+          "pods fieldSelector spec.bogus",
+        ],
       ];
       for (const [method, path, what, name] of cases) {
         it(what, async () => {
@@ -359,7 +409,10 @@ for (const backend of BACKENDS) {
       });
 
       it("PATCH on a collection → 405", async () => {
-        expectStatus(await api.patch(CM, { metadata: { labels: { a: "b" } } }, "application/merge-patch+json"), 405);
+        expectStatus(
+          await api.patch(CM, { metadata: { labels: { a: "b" } } }, "application/merge-patch+json"),
+          405,
+        );
       });
 
       it("DELETE on a namespaces collection (no deletecollection verb) → 405", async () => {

@@ -34,11 +34,18 @@ function names(list: HttpResult): string[] {
   return (list.json.items as { metadata: { name: string } }[]).map((i) => i.metadata.name).sort();
 }
 
-function pod(name: string, extra: { nodeName?: string; labels?: Record<string, string>; finalizers?: string[] } = {}) {
+function pod(
+  name: string,
+  extra: { nodeName?: string; labels?: Record<string, string>; finalizers?: string[] } = {},
+) {
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name, ...(extra.labels ? { labels: extra.labels } : {}), ...(extra.finalizers ? { finalizers: extra.finalizers } : {}) },
+    metadata: {
+      name,
+      ...(extra.labels ? { labels: extra.labels } : {}),
+      ...(extra.finalizers ? { finalizers: extra.finalizers } : {}),
+    },
     spec: {
       ...(extra.nodeName ? { nodeName: extra.nodeName } : {}),
       containers: [{ name: "c", image: "busybox" }],
@@ -84,9 +91,14 @@ for (const backend of BACKENDS) {
     beforeAll(async () => {
       tokenDir = mkdtempSync(join(tmpdir(), "kp-sem-tokens-"));
       writeFileSync(join(tokenDir, "tokens.csv"), `${EXTRA_TOKEN},alice,uid-alice,"dev,qa"\n`);
-      srv = await startOn(backend.name, ["--token-auth-file", join(tokenDir, "tokens.csv")], { keepDataDir: true });
+      srv = await startOn(backend.name, ["--token-auth-file", join(tokenDir, "tokens.csv")], {
+        keepDataDir: true,
+      });
       api = new Api(srv.api);
-      ok(await api.post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }), 201);
+      ok(
+        await api.post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }),
+        201,
+      );
     });
 
     afterAll(async () => {
@@ -129,7 +141,12 @@ for (const backend of BACKENDS) {
 
     describe("create, get, list", () => {
       it("generateName gives prefix + 5 characters, uid, creationTimestamp, generation 1, a numeric resourceVersion", async () => {
-        const r = await api.post(CM, { apiVersion: "v1", kind: "ConfigMap", metadata: { generateName: "gen-" }, data: { a: "1" } });
+        const r = await api.post(CM, {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { generateName: "gen-" },
+          data: { a: "1" },
+        });
         ok(r, 201);
         const m = r.json.metadata;
         expect(m.name).toMatch(/^gen-[a-z0-9]{5}$/);
@@ -142,7 +159,11 @@ for (const backend of BACKENDS) {
         ok(got, 200);
         expect(got.json.metadata.uid).toBe(m.uid);
         expect(got.json.metadata.resourceVersion).toBe(m.resourceVersion);
-        const second = await api.post(CM, { apiVersion: "v1", kind: "ConfigMap", metadata: { generateName: "gen-" } });
+        const second = await api.post(CM, {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { generateName: "gen-" },
+        });
         ok(second, 201);
         expect(second.json.metadata.name).not.toBe(m.name);
         expect(second.json.metadata.uid).not.toBe(m.uid);
@@ -164,7 +185,14 @@ for (const backend of BACKENDS) {
 
       it("list with label selectors (equality, set-based, existence)", async () => {
         const L = "/api/v1/namespaces/sel/configmaps";
-        ok(await api.post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "sel" } }), 201);
+        ok(
+          await api.post("/api/v1/namespaces", {
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: { name: "sel" },
+          }),
+          201,
+        );
         const items: [string, Record<string, string>][] = [
           ["a1", { app: "a", tier: "web" }],
           ["a2", { app: "a", tier: "db" }],
@@ -183,7 +211,9 @@ for (const backend of BACKENDS) {
         // field selectors on metadata
         expect(names(await api.get(`${L}?fieldSelector=metadata.name%3Db1`))).toEqual(["b1"]);
         expect(names(await api.get(`${L}?fieldSelector=metadata.name!%3Db1`))).toEqual(["a1", "a2", "c1"]);
-        const across = await api.get(`/api/v1/configmaps?fieldSelector=${encodeURIComponent("metadata.namespace=sel")}`);
+        const across = await api.get(
+          `/api/v1/configmaps?fieldSelector=${encodeURIComponent("metadata.namespace=sel")}`,
+        );
         ok(across, 200);
         expect(names(across)).toEqual(["a1", "a2", "b1", "c1"]);
         const both = await api.get(
@@ -194,13 +224,23 @@ for (const backend of BACKENDS) {
 
       it("pods by spec.nodeName and status.phase field selectors", async () => {
         const P = "/api/v1/namespaces/fsel/pods";
-        ok(await api.post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "fsel" } }), 201);
+        ok(
+          await api.post("/api/v1/namespaces", {
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: { name: "fsel" },
+          }),
+          201,
+        );
         ok(await api.post(P, pod("p1", { nodeName: "n1" })), 201);
         ok(await api.post(P, pod("p2", { nodeName: "n2" })), 201);
         ok(await api.post(P, pod("p3")), 201);
         const p1 = await api.get(`${P}/p1`);
         expect(p1.json.status.phase).toBe("Pending");
-        const st = await api.put(`${P}/p1/status`, { ...p1.json, status: { ...p1.json.status, phase: "Running" } });
+        const st = await api.put(`${P}/p1/status`, {
+          ...p1.json,
+          status: { ...p1.json.status, phase: "Running" },
+        });
         ok(st, 200);
         expect(st.json.status.phase).toBe("Running");
         const q = (s: string) => api.get(`${P}?fieldSelector=${encodeURIComponent(s)}`);
@@ -211,12 +251,21 @@ for (const backend of BACKENDS) {
         expect(names(await q("status.phase!=Running"))).toEqual(["p2", "p3"]);
         expect(names(await q("status.phase=Pending,spec.nodeName=n2"))).toEqual(["p2"]);
         expect(names(await q("status.phase=Pending,spec.nodeName=n1"))).toEqual([]);
-        expect(names(await api.get(`/api/v1/pods?fieldSelector=${encodeURIComponent("spec.nodeName=n2")}`))).toEqual(["p2"]);
+        expect(
+          names(await api.get(`/api/v1/pods?fieldSelector=${encodeURIComponent("spec.nodeName=n2")}`)),
+        ).toEqual(["p2"]);
       });
 
       it("limit/continue pages are one consistent snapshot with remainingItemCount", async () => {
         const L = "/api/v1/namespaces/paging/configmaps";
-        ok(await api.post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "paging" } }), 201);
+        ok(
+          await api.post("/api/v1/namespaces", {
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: { name: "paging" },
+          }),
+          201,
+        );
         const original = ["p-a", "p-b", "p-c", "p-d", "p-e", "p-f", "p-g"];
         for (const n of original) ok(await api.post(L, configMap(n, { v: "1" })), 201);
         const first = await api.get(`${L}?limit=3`);
@@ -230,13 +279,19 @@ for (const backend of BACKENDS) {
         ok(await api.post(L, configMap("p-dd", { v: "new" })), 201);
         ok(await api.del(`${L}/p-f`), 200);
         ok(await api.patch(`${L}/p-e`, { data: { v: "2" } }, MERGE), 200);
-        const second = await api.get(`${L}?limit=3&continue=${encodeURIComponent(first.json.metadata.continue)}`);
+        const second = await api.get(
+          `${L}?limit=3&continue=${encodeURIComponent(first.json.metadata.continue)}`,
+        );
         ok(second, 200);
         expect(names(second)).toEqual(["p-d", "p-e", "p-f"]);
         expect(second.json.metadata.resourceVersion).toBe(rv);
-        expect(second.json.items.find((i: { metadata: { name: string } }) => i.metadata.name === "p-e").data.v).toBe("1");
+        expect(
+          second.json.items.find((i: { metadata: { name: string } }) => i.metadata.name === "p-e").data.v,
+        ).toBe("1");
         expect.soft(second.json.metadata.remainingItemCount, "remainingItemCount on page 2").toBe(1);
-        const third = await api.get(`${L}?limit=3&continue=${encodeURIComponent(second.json.metadata.continue)}`);
+        const third = await api.get(
+          `${L}?limit=3&continue=${encodeURIComponent(second.json.metadata.continue)}`,
+        );
         ok(third, 200);
         expect(names(third)).toEqual(["p-g"]);
         expect(third.json.metadata.resourceVersion).toBe(rv);
@@ -255,7 +310,9 @@ for (const backend of BACKENDS) {
         ok(c, 201);
         const u1 = await api.put(`${CM}/occ`, { ...c.json, data: { v: "1" } });
         ok(u1, 200);
-        expect(Number(u1.json.metadata.resourceVersion)).toBeGreaterThan(Number(c.json.metadata.resourceVersion));
+        expect(Number(u1.json.metadata.resourceVersion)).toBeGreaterThan(
+          Number(c.json.metadata.resourceVersion),
+        );
         const stale = await api.put(`${CM}/occ`, { ...c.json, data: { v: "stale" } });
         ok(stale, 409);
         expect(stale.json.reason).toBe("Conflict");
@@ -276,10 +333,16 @@ for (const backend of BACKENDS) {
         });
         ok(labelOnly, 200);
         expect(labelOnly.json.metadata.generation).toBe(1);
-        const specChange = await api.put(`${DEPLOY}/gen`, { ...labelOnly.json, spec: { ...labelOnly.json.spec, replicas: 4 } });
+        const specChange = await api.put(`${DEPLOY}/gen`, {
+          ...labelOnly.json,
+          spec: { ...labelOnly.json.spec, replicas: 4 },
+        });
         ok(specChange, 200);
         expect(specChange.json.metadata.generation).toBe(2);
-        const st = await api.put(`${DEPLOY}/gen/status`, { ...specChange.json, status: { replicas: 4, observedGeneration: 2 } });
+        const st = await api.put(`${DEPLOY}/gen/status`, {
+          ...specChange.json,
+          status: { replicas: 4, observedGeneration: 2 },
+        });
         ok(st, 200);
         expect(st.json.metadata.generation).toBe(2);
         const p = await api.patch(`${DEPLOY}/gen`, { spec: { replicas: 5 } }, MERGE);
@@ -322,7 +385,11 @@ for (const backend of BACKENDS) {
 
       it("merge patch: null removes a key, maps merge", async () => {
         ok(await api.post(CM, configMap("mp", { a: "1", b: "2" })), 201);
-        const r = await api.patch(`${CM}/mp`, { data: { a: null, c: "3" }, metadata: { annotations: { x: "y" } } }, MERGE);
+        const r = await api.patch(
+          `${CM}/mp`,
+          { data: { a: null, c: "3" }, metadata: { annotations: { x: "y" } } },
+          MERGE,
+        );
         ok(r, 200);
         expect(r.json.data).toEqual({ b: "2", c: "3" });
         expect(r.json.metadata.annotations).toEqual({ x: "y" });
@@ -368,7 +435,11 @@ for (const backend of BACKENDS) {
         const a = await api.patch(`${CM}/ssa?fieldManager=mgr-a`, yamlA, APPLY);
         ok(a, 201);
         expect(a.json.data).toEqual({ owned: "by-a", other: "a" });
-        const mfA = a.json.metadata.managedFields as { manager: string; operation: string; fieldsV1: object }[];
+        const mfA = a.json.metadata.managedFields as {
+          manager: string;
+          operation: string;
+          fieldsV1: object;
+        }[];
         const entryA = mfA.find((e) => e.manager === "mgr-a");
         expect(entryA?.operation).toBe("Apply");
         expect(JSON.stringify(entryA?.fieldsV1)).toContain("f:owned");
@@ -384,7 +455,11 @@ for (const backend of BACKENDS) {
         ok(forced, 200);
         expect(forced.json.data.owned).toBe("by-b");
         expect(forced.json.data.other).toBe("a");
-        const mf = forced.json.metadata.managedFields as { manager: string; operation: string; fieldsV1: object }[];
+        const mf = forced.json.metadata.managedFields as {
+          manager: string;
+          operation: string;
+          fieldsV1: object;
+        }[];
         const b = mf.find((e) => e.manager === "mgr-b");
         expect(b?.operation).toBe("Apply");
         expect(JSON.stringify(b?.fieldsV1)).toContain("f:owned");
@@ -446,7 +521,13 @@ for (const backend of BACKENDS) {
 
     describe("deletion", () => {
       it("with a finalizer: deletionTimestamp is set and the object stays; removing the finalizer removes it", async () => {
-        ok(await api.post(CM, { ...configMap("fin"), metadata: { name: "fin", finalizers: ["example.com/hold"] } }), 201);
+        ok(
+          await api.post(CM, {
+            ...configMap("fin"),
+            metadata: { name: "fin", finalizers: ["example.com/hold"] },
+          }),
+          201,
+        );
         const d = await api.del(`${CM}/fin`);
         ok(d, 200);
         expect(d.json.metadata.deletionTimestamp).toBeTruthy();
@@ -455,7 +536,11 @@ for (const backend of BACKENDS) {
         expect(got.json.metadata.deletionTimestamp).toBeTruthy();
         expect(got.json.metadata.finalizers).toEqual(["example.com/hold"]);
         // no new finalizers once deletion started
-        const add = await api.patch(`${CM}/fin`, { metadata: { finalizers: ["example.com/hold", "example.com/new"] } }, MERGE);
+        const add = await api.patch(
+          `${CM}/fin`,
+          { metadata: { finalizers: ["example.com/hold", "example.com/new"] } },
+          MERGE,
+        );
         ok(add, 422);
         const rm = await api.patch(`${CM}/fin`, { metadata: { finalizers: null } }, MERGE);
         ok(rm, 200);
@@ -475,7 +560,10 @@ for (const backend of BACKENDS) {
           ok(got, 200);
           expect(got.json.metadata.deletionTimestamp).toBeTruthy();
           expect(got.json.metadata.finalizers).toContain(finalizer);
-          ok(await api.patch(`${DEPLOY}/${name}`, [{ op: "remove", path: "/metadata/finalizers" }], JSONPATCH), 200);
+          ok(
+            await api.patch(`${DEPLOY}/${name}`, [{ op: "remove", path: "/metadata/finalizers" }], JSONPATCH),
+            200,
+          );
           ok(await api.get(`${DEPLOY}/${name}`), 404);
         });
       }
@@ -516,9 +604,18 @@ for (const backend of BACKENDS) {
 
       it("deletecollection with a labelSelector deletes only the matching objects", async () => {
         const L = "/api/v1/namespaces/dc/configmaps";
-        ok(await api.post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "dc" } }), 201);
-        for (let i = 0; i < 4; i++) ok(await api.post(L, configMap(`gone-${i}`, { i: String(i) }, { purge: "yes" })), 201);
-        for (let i = 0; i < 3; i++) ok(await api.post(L, configMap(`kept-${i}`, { i: String(i) }, { purge: "no" })), 201);
+        ok(
+          await api.post("/api/v1/namespaces", {
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: { name: "dc" },
+          }),
+          201,
+        );
+        for (let i = 0; i < 4; i++)
+          ok(await api.post(L, configMap(`gone-${i}`, { i: String(i) }, { purge: "yes" })), 201);
+        for (let i = 0; i < 3; i++)
+          ok(await api.post(L, configMap(`kept-${i}`, { i: String(i) }, { purge: "no" })), 201);
         ok(await api.post(CM, configMap("other-ns-purge", {}, { purge: "yes" })), 201);
         const r = await api.del(`${L}?labelSelector=purge%3Dyes`);
         ok(r, 200);
@@ -603,7 +700,11 @@ for (const backend of BACKENDS) {
         const mp = await api.patch(`${DEPLOY}/stat`, { status: { replicas: 77 } }, MERGE);
         ok(mp, 200);
         expect(mp.json.status.replicas).toBe(2);
-        const sp = await api.patch(`${DEPLOY}/stat/status`, { status: { readyReplicas: 2 }, spec: { replicas: 50 } }, MERGE);
+        const sp = await api.patch(
+          `${DEPLOY}/stat/status`,
+          { status: { readyReplicas: 2 }, spec: { replicas: 50 } },
+          MERGE,
+        );
         ok(sp, 200);
         expect(sp.json.status.readyReplicas).toBe(2);
         expect(sp.json.spec.replicas).toBe(3);
@@ -655,26 +756,51 @@ for (const backend of BACKENDS) {
         const port = auto.json.spec.ports[0].nodePort;
         expect(port).toBeGreaterThanOrEqual(30000);
         expect(port).toBeLessThanOrEqual(32767);
-        const a = await api.post(SVC, service("np-a", { type: "NodePort", ports: [{ port: 80, nodePort: 30123 }] }));
+        const a = await api.post(
+          SVC,
+          service("np-a", { type: "NodePort", ports: [{ port: 80, nodePort: 30123 }] }),
+        );
         ok(a, 201);
         expect(a.json.spec.ports[0].nodePort).toBe(30123);
-        const b = await api.post(SVC, service("np-b", { type: "NodePort", ports: [{ port: 80, nodePort: 30123 }] }));
+        const b = await api.post(
+          SVC,
+          service("np-b", { type: "NodePort", ports: [{ port: 80, nodePort: 30123 }] }),
+        );
         ok(b, 422);
         expect(causes(b)).toContain("already allocated");
-        const taken = await api.post(SVC, service("np-c", { type: "NodePort", ports: [{ port: 80, nodePort: port }] }));
+        const taken = await api.post(
+          SVC,
+          service("np-c", { type: "NodePort", ports: [{ port: 80, nodePort: port }] }),
+        );
         ok(taken, 422);
-        const out = await api.post(SVC, service("np-out", { type: "NodePort", ports: [{ port: 80, nodePort: 40000 }] }));
+        const out = await api.post(
+          SVC,
+          service("np-out", { type: "NodePort", ports: [{ port: 80, nodePort: 40000 }] }),
+        );
         ok(out, 422);
         // the failed create released the ClusterIP it had taken: the IPs of failed creates are reusable
         ok(await api.del(`${SVC}/np-a`), 200);
-        ok(await api.post(SVC, service("np-b", { type: "NodePort", ports: [{ port: 80, nodePort: 30123 }] })), 201);
+        ok(
+          await api.post(SVC, service("np-b", { type: "NodePort", ports: [{ port: 80, nodePort: 30123 }] })),
+          201,
+        );
       });
 
       it("a Service whose allocation failed leaves its requested ClusterIP free", async () => {
-        ok(await api.post(SVC, service("np-hold", { type: "NodePort", ports: [{ port: 80, nodePort: 30300 }] })), 201);
+        ok(
+          await api.post(
+            SVC,
+            service("np-hold", { type: "NodePort", ports: [{ port: 80, nodePort: 30300 }] }),
+          ),
+          201,
+        );
         const fail = await api.post(
           SVC,
-          service("np-fail", { type: "NodePort", clusterIP: "10.96.60.60", ports: [{ port: 80, nodePort: 30300 }] }),
+          service("np-fail", {
+            type: "NodePort",
+            clusterIP: "10.96.60.60",
+            ports: [{ port: 80, nodePort: 30300 }],
+          }),
         );
         ok(fail, 422);
         ok(await api.post(SVC, service("ip-after-fail", { clusterIP: "10.96.60.60" })), 201);
@@ -692,7 +818,9 @@ for (const backend of BACKENDS) {
         const row = r.json.rows.find((x: { cells: unknown[] }) => x.cells[0] === "kubernetes");
         expect(row.cells.slice(0, 5)).toEqual(["kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"]);
         expect(row.object.kind).toBe("PartialObjectMetadata");
-        const one = await api.get("/api/v1/namespaces/default/services/kubernetes", { headers: { accept: TABLE } });
+        const one = await api.get("/api/v1/namespaces/default/services/kubernetes", {
+          headers: { accept: TABLE },
+        });
         ok(one, 200);
         expect(one.json.rows).toHaveLength(1);
       });
@@ -784,7 +912,10 @@ for (const backend of BACKENDS) {
       it("the admin client certificate (DATA_DIR/pki/admin.crt) authenticates", async () => {
         const dir = join(srv.api.dataDir, "pki");
         const certApi = new Api(srv.api, {
-          connect: { cert: readFileSync(join(dir, "admin.crt"), "utf8"), key: readFileSync(join(dir, "admin.key"), "utf8") },
+          connect: {
+            cert: readFileSync(join(dir, "admin.crt"), "utf8"),
+            key: readFileSync(join(dir, "admin.key"), "utf8"),
+          },
         });
         try {
           ok(await certApi.get("/api/v1/namespaces", { token: false }), 200);
@@ -799,7 +930,11 @@ for (const backend of BACKENDS) {
       it("objects, ClusterIP and NodePort allocations persist", async () => {
         const held = await api.post(
           SVC,
-          service("persist", { type: "NodePort", clusterIP: "10.96.70.70", ports: [{ port: 80, nodePort: 30777 }] }),
+          service("persist", {
+            type: "NodePort",
+            clusterIP: "10.96.70.70",
+            ports: [{ port: 80, nodePort: 30777 }],
+          }),
         );
         ok(held, 201);
         const rvBefore = Number(held.json.metadata.resourceVersion);
@@ -813,7 +948,10 @@ for (const backend of BACKENDS) {
         const ip = await api.post(SVC, service("persist-ip", { clusterIP: "10.96.70.70" }));
         ok(ip, 422);
         expect(causes(ip)).toContain("already allocated");
-        const np = await api.post(SVC, service("persist-np", { type: "NodePort", ports: [{ port: 80, nodePort: 30777 }] }));
+        const np = await api.post(
+          SVC,
+          service("persist-np", { type: "NodePort", ports: [{ port: 80, nodePort: 30777 }] }),
+        );
         ok(np, 422);
         expect(causes(np)).toContain("already allocated");
         // an IP taken before the restart by another Service (ip-b) is still taken

@@ -164,12 +164,18 @@ export class WatchStream {
   }
 
   /** resolves once pred holds over the events so far (or rejects after ms / when the stream ended without it) */
-  async waitFor(pred: (events: WatchEventLine[]) => boolean, ms: number, what: string): Promise<WatchEventLine[]> {
+  async waitFor(
+    pred: (events: WatchEventLine[]) => boolean,
+    ms: number,
+    what: string,
+  ): Promise<WatchEventLine[]> {
     const end = Date.now() + ms;
     for (;;) {
       if (pred(this.events)) return this.events;
       if (this.ended)
-        throw new Error(`watch ended before ${what}; got ${this.summary()}${this.error ? ` (${String(this.error)})` : ""}`);
+        throw new Error(
+          `watch ended before ${what}; got ${this.summary()}${this.error ? ` (${String(this.error)})` : ""}`,
+        );
       const left = end - Date.now();
       if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what}; got ${this.summary()}`);
       await new Promise<void>((resolve) => {
@@ -183,7 +189,9 @@ export class WatchStream {
   }
 
   summary(): string {
-    const s = this.events.map((e) => `${e.type}:${e.object?.metadata?.name ?? e.object?.metadata?.resourceVersion ?? e.object?.code}`);
+    const s = this.events.map(
+      (e) => `${e.type}:${e.object?.metadata?.name ?? e.object?.metadata?.resourceVersion ?? e.object?.code}`,
+    );
     return `${s.length} events [${s.slice(0, 30).join(" ")}${s.length > 30 ? " ..." : ""}]`;
   }
 
@@ -194,7 +202,11 @@ export class WatchStream {
 }
 
 /** a small ConfigMap body */
-export function configMap(name: string, data: Record<string, string> = { k: "v" }, labels?: Record<string, string>) {
+export function configMap(
+  name: string,
+  data: Record<string, string> = { k: "v" },
+  labels?: Record<string, string>,
+) {
   return { apiVersion: "v1", kind: "ConfigMap", metadata: { name, ...(labels ? { labels } : {}) }, data };
 }
 

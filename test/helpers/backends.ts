@@ -11,7 +11,9 @@ export const BACKENDS: { name: BackendName; skip: string | undefined }[] = [
   { name: "sqlite", skip: builtCliMissing() },
   {
     name: "etcd",
-    skip: builtCliMissing() ?? (etcdAvailable() ? undefined : "etcd not installed at /usr/bin/etcd (Debian etcd-server)"),
+    skip:
+      builtCliMissing() ??
+      (etcdAvailable() ? undefined : "etcd not installed at /usr/bin/etcd (Debian etcd-server)"),
   },
 ];
 
