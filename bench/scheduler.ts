@@ -15,8 +15,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { loadClusterConnection, R, RestClient } from "../client/index.js";
 import type { Pod } from "../scheduler/types.js";
 import { startApiserverProcess } from "./apiserver-proc.js";
@@ -78,11 +78,17 @@ function progress(msg: string): void {
   process.stderr.write(`[scheduler bench] ${msg}\n`);
 }
 
-async function startSchedulerChild(kubeconfig: string): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, "scheduler", "--kubeconfig", kubeconfig, "--bind-address", "127.0.0.1:0"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, KUBEPLANE_LOG_LEVEL: "warn" },
-  });
+async function startSchedulerChild(
+  kubeconfig: string,
+): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [CLI, "scheduler", "--kubeconfig", kubeconfig, "--bind-address", "127.0.0.1:0"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, KUBEPLANE_LOG_LEVEL: "warn" },
+    },
+  );
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   for (const s of [child.stdout!, child.stderr!]) {
     createInterface({ input: s }).on("line", (l) => process.stderr.write(`  [scheduler] ${l}\n`));
@@ -116,11 +122,21 @@ export async function benchScheduler(args: string[] = []): Promise<string> {
         apiVersion: "v1",
         kind: "Node",
         metadata: { name, labels: { "kubernetes.io/hostname": name } },
-        status: { capacity: resources, allocatable: resources, conditions: [{ type: "Ready", status: "True" }] },
+        status: {
+          capacity: resources,
+          allocatable: resources,
+          conditions: [{ type: "Ready", status: "True" }],
+        },
       });
       await client.patch(
         { ...R.nodes, name, subresource: "status" },
-        { status: { capacity: resources, allocatable: resources, conditions: [{ type: "Ready", status: "True" }] } },
+        {
+          status: {
+            capacity: resources,
+            allocatable: resources,
+            conditions: [{ type: "Ready", status: "True" }],
+          },
+        },
         { type: "merge" },
       );
     });
@@ -134,11 +150,14 @@ export async function benchScheduler(args: string[] = []): Promise<string> {
       stopScheduler = () => s.stop();
       schedulerMetrics = async () => {
         const out: string[] = [];
-        for (const name of ["scheduler_scheduling_algorithm_duration_seconds", "scheduler_scheduling_attempt_duration_seconds"]) {
+        for (const name of [
+          "scheduler_scheduling_algorithm_duration_seconds",
+          "scheduler_scheduling_attempt_duration_seconds",
+        ]) {
           const m = await s.registry.getSingleMetric(name)?.get();
           let sum = 0;
           let count = 0;
-          for (const v of m?.values ?? []) {
+          for (const v of (m?.values ?? []) as { metricName?: string; value: number }[]) {
             if (v.metricName === `${name}_sum`) sum += v.value;
             if (v.metricName === `${name}_count`) count += v.value;
           }
@@ -192,13 +211,19 @@ export async function benchScheduler(args: string[] = []): Promise<string> {
         metadata: { name, namespace: NS },
         spec: {
           containers: [
-            { name: "app", image: "registry.k8s.io/pause:3.9", resources: { requests: { cpu: "100m", memory: "128Mi" } } },
+            {
+              name: "app",
+              image: "registry.k8s.io/pause:3.9",
+              resources: { requests: { cpu: "100m", memory: "128Mi" } },
+            },
           ],
         },
       } as Pod);
     });
     const createdIn = performance.now() - createStart;
-    progress(`${o.pods} pods created in ${ms(createdIn)} (${((o.pods * 1000) / createdIn).toFixed(0)} creates/s)`);
+    progress(
+      `${o.pods} pods created in ${ms(createdIn)} (${((o.pods * 1000) / createdIn).toFixed(0)} creates/s)`,
+    );
     const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 300_000).unref());
     const outcome = await Promise.race([allBoundP.then(() => "ok" as const), timeout]);
     watch.close();

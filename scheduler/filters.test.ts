@@ -352,3 +352,29 @@ describe("runFilters", () => {
     expect(runFilters(pod5, n)).toBeUndefined();
   });
 });
+
+describe("podHostPorts", () => {
+  it("collects host ports of app containers and sidecars, defaulting protocol and IP", async () => {
+    const { podHostPorts } = await import("./node-info.js");
+    const pod = makePod({
+      containers: [
+        {
+          name: "a",
+          ports: [
+            { containerPort: 80, hostPort: 8080 },
+            { containerPort: 53, hostPort: 53, protocol: "UDP", hostIP: "127.0.0.1" },
+          ],
+        },
+      ],
+      initContainers: [
+        { name: "side", restartPolicy: "Always", ports: [{ containerPort: 9000, hostPort: 9000 }] },
+        { name: "init", ports: [{ containerPort: 7000, hostPort: 7000 }] },
+      ],
+    });
+    expect(podHostPorts(pod)).toEqual([
+      { protocol: "TCP", ip: "0.0.0.0", port: 8080 },
+      { protocol: "UDP", ip: "127.0.0.1", port: 53 },
+      { protocol: "TCP", ip: "0.0.0.0", port: 9000 },
+    ]);
+  });
+});

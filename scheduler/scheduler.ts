@@ -48,6 +48,8 @@ export interface SchedulerOptions {
   percentageOfNodesToScore?: number;
   /** for tests: a fixed random source (tie-breaking) */
   random?: () => number;
+  /** for tests: wraps the pods/binding call (e.g. to inject failures) */
+  bindHook?: (pod: Pod, nodeName: string, bind: () => Promise<void>) => Promise<void>;
 }
 
 export interface RunningScheduler {
@@ -163,7 +165,7 @@ export async function run(opts: SchedulerOptions = {}): Promise<RunningScheduler
     buckets: exponentialBuckets(0.001, 2, 15),
     registers,
   });
-  let gatedPods = new Set<string>();
+  const gatedPods = new Set<string>();
   const queue = new SchedulingQueue<Pod>({
     initialBackoffMs: opts.initialBackoffMs,
     maxBackoffMs: opts.maxBackoffMs,
@@ -362,7 +364,8 @@ export async function run(opts: SchedulerOptions = {}): Promise<RunningScheduler
     await binds.room();
     binds.run(async () => {
       try {
-        await bind(pod, nodeName);
+        if (opts.bindHook) await opts.bindHook(pod, nodeName, () => bind(pod, nodeName));
+        else await bind(pod, nodeName);
         cache.finishBinding(key);
         queue.done(key);
         observe("scheduled");
@@ -421,18 +424,24 @@ export async function run(opts: SchedulerOptions = {}): Promise<RunningScheduler
   };
 
   // ------------------------------------------------------------ start
-  informers.start();
   const stop = new AbortController();
   let leading = !opts.leaderElect;
-  const operator =
-    opts.bindAddress === ""
-      ? undefined
-      : await serveOperatorEndpoints({
-          bindAddress: opts.bindAddress ?? "127.0.0.1:10259",
-          registry,
-          healthy: () => true,
-          ready: () => podInformer.hasSynced() && nodeInformer.hasSynced(),
-        });
+  let operator: Awaited<ReturnType<typeof serveOperatorEndpoints>> | undefined;
+  try {
+    operator =
+      opts.bindAddress === ""
+        ? undefined
+        : await serveOperatorEndpoints({
+            bindAddress: opts.bindAddress ?? "127.0.0.1:10259",
+            registry,
+            healthy: () => true,
+            ready: () => podInformer.hasSynced() && nodeInformer.hasSynced(),
+          });
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+  informers.start();
 
   let done: Promise<void>;
   if (opts.leaderElect) {
@@ -452,7 +461,7 @@ export async function run(opts: SchedulerOptions = {}): Promise<RunningScheduler
               await scheduleLoop(signal);
             },
             onStoppedLeading: () => {
-              if (leading) log.warn({ identity }, "leadership ended");
+              if (leading) log[stop.signal.aborted ? "info" : "warn"]({ identity }, "leadership ended");
               leading = false;
             },
           },
@@ -485,7 +494,7 @@ export async function run(opts: SchedulerOptions = {}): Promise<RunningScheduler
         await informers.stop();
         await operator?.close();
         await client.close();
-        gatedPods = new Set();
+        gatedPods.clear();
         log.info({ leading }, "scheduler stopped");
       })();
       return stopping;

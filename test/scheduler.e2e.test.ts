@@ -275,6 +275,34 @@ describe.skipIf(!!skip)("scheduler end to end", () => {
     expect(released.spec?.holderIdentity ?? "").toBe("");
   });
 
+  it("retries a failed bind with backoff and says why in a FailedScheduling event", async () => {
+    let calls = 0;
+    const flaky = await run({
+      kubeconfig: api.kubeconfig,
+      schedulerName: "flaky-scheduler",
+      bindAddress: "",
+      logger: silentLogger(),
+      bindHook: async (_pod, _node, bind) => {
+        if (++calls === 1) throw new Error("injected bind failure");
+        await bind();
+      },
+    });
+    try {
+      const t0 = Date.now();
+      await createPod("flaky", { schedulerName: "flaky-scheduler" });
+      const ev = await waitFor("bind failure event", async () => {
+        const list = await client.list<EventObj>({ ...R.events, namespace: NS });
+        return list.items.find((e) => e.involvedObject?.name === "flaky" && e.reason === "FailedScheduling");
+      });
+      expect(ev.message).toBe("Binding rejected: injected bind failure");
+      expect(await nodeOf("flaky")).toBeTruthy();
+      expect(calls).toBe(2);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(900); // the 1 s backoff
+    } finally {
+      await flaky.stop();
+    }
+  });
+
   it("serves scheduler metrics", async () => {
     const res = await fetch(`http://127.0.0.1:${sched.port}/metrics`);
     const text = await res.text();
