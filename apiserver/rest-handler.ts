@@ -4,7 +4,6 @@
  * Decoding, query validation and representation (Table, partial metadata) live here;
  * object semantics live in the registry.
  */
-import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { KubeList, KubeObject, ManagedFieldsEntry } from "../api/object.js";
 import { isPlainObject } from "../api/object.js";
@@ -247,6 +246,22 @@ function scaleOf(info: ResourceInfo, obj: KubeObject): KubeObject {
   };
 }
 
+/** waits for 'drain'; false when the response closed first. Removes its listeners either way. */
+function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const finish = (ok: boolean) => {
+      res.off("drain", onDrain);
+      res.off("close", onClose);
+      resolve(ok);
+    };
+    const onDrain = () => finish(true);
+    const onClose = () => finish(false);
+    res.on("drain", onDrain);
+    res.on("close", onClose);
+  });
+}
+
 export class RestHandler {
   constructor(private readonly ctx: RestContext) {}
 
@@ -396,13 +411,21 @@ export class RestHandler {
     const apiVersion = apiVersionOf(info);
     const includeObject = includeObjectParam(q);
     try {
-      for await (const item of watcher) {
-        const line = this.watchLine(info, neg, item, apiVersion, includeObject);
-        if (!res.write(line)) {
-          await Promise.race([once(res, "drain"), once(res, "close")]);
-          if (res.destroyed) break;
+      for await (const first of watcher) {
+        // send everything already queued in one write, so a busy stream costs one syscall per batch
+        let chunk = "";
+        let item: WatchItem | undefined = first;
+        let ended = false;
+        while (item) {
+          chunk += this.watchLine(info, neg, item, apiVersion, includeObject);
+          if (item.type === "ERROR" || chunk.length > 1 << 20) {
+            ended = item.type === "ERROR";
+            break;
+          }
+          item = watcher.tryNext();
         }
-        if (item.type === "ERROR") break;
+        if (!res.write(chunk) && !(await drained(res))) break;
+        if (ended) break;
       }
     } finally {
       clearTimeout(timer);

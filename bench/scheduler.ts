@@ -252,7 +252,7 @@ export async function benchScheduler(args: string[] = []): Promise<string> {
       `  pod create → bound, max              ${ms(lat.max).padEnd(16)}`,
       `  pods bound                           ${`${boundAt.size}/${o.pods}`.padEnd(16)}`,
       `  pods per node (min / max)            ${`${minPerNode} / ${maxPerNode}`.padEnd(16)} capacity 40 by cpu, 110 by pod count`,
-      `  creates/s offered (the bind ceiling)  ${((o.pods * 1000) / createdIn).toFixed(0)}`,
+      `  creates/s offered (caps binds/s)      ${((o.pods * 1000) / createdIn).toFixed(0)}`,
     ];
     if (schedulerMetrics) lines.push(...(await schedulerMetrics()));
     if (maxPerNode > 40) lines.push("  ERROR: a node got more pods than its cpu allows");

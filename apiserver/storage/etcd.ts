@@ -103,8 +103,16 @@ export function orderedProgressRequests(version: string): boolean {
   return min > 5;
 }
 
+/** keys per etcd range request when the caller asked for everything */
+const LIST_PAGE = 1000;
+
 export async function openEtcdStorage(opts: EtcdStorageOptions): Promise<Storage> {
-  const client = new Etcd3({ hosts: opts.endpoints, dialTimeout: 5000 });
+  const client = new Etcd3({
+    hosts: opts.endpoints,
+    dialTimeout: 5000,
+    // grpc-js refuses replies over 4 MiB by default; lists are paged, but one page of big objects can exceed that
+    grpcOptions: { "grpc.max_receive_message_length": 256 * 1024 * 1024 },
+  });
   const s = new EtcdStorage(client, opts);
   try {
     await s.init();
@@ -230,13 +238,29 @@ class EtcdStorage implements Storage {
     const limit = opts.limit && opts.limit > 0 ? opts.limit : 0;
     let res: Awaited<ReturnType<EtcdClient["kv"]["range"]>>;
     try {
-      res = await this.client.kv.range({ key: start, range_end: rangeEnd, limit, revision });
+      res = await this.client.kv.range({ key: start, range_end: rangeEnd, limit: limit || LIST_PAGE, revision });
     } catch (err) {
       throw await this.mapError(err, revision);
     }
     const items = res.kvs.map((kv) => this.kvOf(kv));
-    const more = limit > 0 && res.more;
-    const out: ListResult = { items, revision: revision || Number(res.header.revision), more };
+    const readAt = revision || Number(res.header.revision);
+    if (!limit) {
+      // an unlimited list is read in pages at one revision, so no single reply grows without bound
+      let more = res.more;
+      while (more) {
+        const after = Buffer.concat([Buffer.from(res.kvs[res.kvs.length - 1]!.key), Buffer.from([0])]);
+        try {
+          res = await this.client.kv.range({ key: after, range_end: rangeEnd, limit: LIST_PAGE, revision: readAt });
+        } catch (err) {
+          throw await this.mapError(err, readAt);
+        }
+        for (const kv of res.kvs) items.push(this.kvOf(kv));
+        more = res.more;
+      }
+      return { items, revision: readAt, more: false };
+    }
+    const more = res.more;
+    const out: ListResult = { items, revision: readAt, more };
     if (more) out.remaining = Number(res.count) - items.length;
     return out;
   }
