@@ -74,10 +74,21 @@ function ts(d = new Date()): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-async function startControllerManagerChild(kubeconfig: string): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+async function startControllerManagerChild(
+  kubeconfig: string,
+): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
   const child = spawn(
     process.execPath,
-    [CLI, "controller-manager", "--kubeconfig", kubeconfig, "--controllers", "endpointslice", "--bind-address", "127.0.0.1:0"],
+    [
+      CLI,
+      "controller-manager",
+      "--kubeconfig",
+      kubeconfig,
+      "--controllers",
+      "endpointslice",
+      "--bind-address",
+      "127.0.0.1:0",
+    ],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, KUBEPLANE_LOG_LEVEL: "warn" } },
   );
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
@@ -106,7 +117,9 @@ interface Slice extends KubeObject {
 export async function benchEndpointSlice(args: string[] = []): Promise<string> {
   const o = parse(args);
   const totalPods = o.services * o.podsPerService;
-  progress(`${o.services} services x ${o.podsPerService} pods, ${o.flipsPerSecond} flips/s for ${o.durationSeconds} s`);
+  progress(
+    `${o.services} services x ${o.podsPerService} pods, ${o.flipsPerSecond} flips/s for ${o.durationSeconds} s`,
+  );
   const api = await startApiserverProcess({});
   const kubeconfig = join(api.dataDir, "admin.kubeconfig");
   const client = new RestClient(loadClusterConnection({ kubeconfig }), { component: "bench-endpointslice" });
@@ -116,15 +129,19 @@ export async function benchEndpointSlice(args: string[] = []): Promise<string> {
     // ---- services and pods (before the controller starts: its first sync sees them all)
     const t0 = performance.now();
     await pool(o.services, o.concurrency, async (i) => {
-      await client.create({ ...R.services, namespace: NS }, {
-        apiVersion: "v1",
-        kind: "Service",
-        metadata: { name: `svc-${i}`, namespace: NS },
-        spec: { selector: { app: `svc-${i}` }, ports: [{ name: "http", port: 80, targetPort: "http" }] },
-      });
+      await client.create(
+        { ...R.services, namespace: NS },
+        {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: `svc-${i}`, namespace: NS },
+          spec: { selector: { app: `svc-${i}` }, ports: [{ name: "http", port: 80, targetPort: "http" }] },
+        },
+      );
     });
     const podName = (i: number) => `pod-${Math.floor(i / o.podsPerService)}-${i % o.podsPerService}`;
-    const podIP = (i: number) => `10.${64 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${(i % 256) + 1}`;
+    const podIP = (i: number) =>
+      `10.${64 + Math.floor(i / 62500)}.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`;
     const setReady = (i: number, ready: boolean) =>
       client.patch(
         { ...R.pods, namespace: NS, name: podName(i), subresource: "status" },
@@ -139,15 +156,28 @@ export async function benchEndpointSlice(args: string[] = []): Promise<string> {
         { type: "merge" },
       );
     await pool(totalPods, o.concurrency, async (i) => {
-      await client.create({ ...R.pods, namespace: NS }, {
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: podName(i), namespace: NS, labels: { app: `svc-${Math.floor(i / o.podsPerService)}` } },
-        spec: {
-          nodeName: "bench-node",
-          containers: [{ name: "app", image: "registry.k8s.io/pause:3.9", ports: [{ name: "http", containerPort: 8080 }] }],
+      await client.create(
+        { ...R.pods, namespace: NS },
+        {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: {
+            name: podName(i),
+            namespace: NS,
+            labels: { app: `svc-${Math.floor(i / o.podsPerService)}` },
+          },
+          spec: {
+            nodeName: "bench-node",
+            containers: [
+              {
+                name: "app",
+                image: "registry.k8s.io/pause:3.9",
+                ports: [{ name: "http", containerPort: 8080 }],
+              },
+            ],
+          },
         },
-      });
+      );
       await setReady(i, true);
     });
     progress(`${o.services} services and ${totalPods} ready pods created in ${ms(performance.now() - t0)}`);
@@ -197,7 +227,12 @@ export async function benchEndpointSlice(args: string[] = []): Promise<string> {
     if (o.inProcess) {
       const { run } = await import("../controllers/manager.js");
       const { createLogger } = await import("../cli/logger.js");
-      const cm = await run({ kubeconfig, controllers: ["endpointslice"], bindAddress: "", logger: createLogger("controller-manager", "warn") });
+      const cm = await run({
+        kubeconfig,
+        controllers: ["endpointslice"],
+        bindAddress: "",
+        logger: createLogger("controller-manager", "warn"),
+      });
       stopCm = () => cm.stop();
     } else {
       const cm = await startControllerManagerChild(kubeconfig);
@@ -209,11 +244,14 @@ export async function benchEndpointSlice(args: string[] = []): Promise<string> {
       return n;
     };
     while (countReady() < totalPods) {
-      if (performance.now() - t1 > 600_000) throw new Error(`only ${countReady()}/${totalPods} endpoints ready after 600 s`);
+      if (performance.now() - t1 > 600_000)
+        throw new Error(`only ${countReady()}/${totalPods} endpoints ready after 600 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const initialSyncMs = performance.now() - t1;
-    progress(`initial sync: ${totalPods} endpoints in ${sliceEndpoints.size} slices after ${ms(initialSyncMs)}`);
+    progress(
+      `initial sync: ${totalPods} endpoints in ${sliceEndpoints.size} slices after ${ms(initialSyncMs)}`,
+    );
 
     // ---- churn
     const latencies: number[] = [];
@@ -262,15 +300,25 @@ export async function benchEndpointSlice(args: string[] = []): Promise<string> {
     watch.close();
     await Promise.race([watching, new Promise((r) => setTimeout(r, 1000))]);
     const s = summarize(latencies);
-    progress(`${flips} flips sent in ${ms(churnMs)} (${((flips * 1000) / churnMs).toFixed(1)}/s), ${latencies.length} seen, ${lost} lost, ${errors} errors`);
+    progress(
+      `${flips} flips sent in ${ms(churnMs)} (${((flips * 1000) / churnMs).toFixed(1)}/s), ${latencies.length} seen, ${lost} lost, ${errors} errors`,
+    );
     return table(
       ["figure", "kubeplane", "anchor"],
       [
         ["services x pods", `${o.services} x ${o.podsPerService}`, ""],
         ["initial sync (all endpoints ready in slices)", ms(initialSyncMs), ""],
-        ["readiness flips/s (offered)", `${((flips * 1000) / churnMs).toFixed(1)}`, `upstream KCM default --kube-api-qps ${UPSTREAM_KCM_DEFAULT_QPS}`],
+        [
+          "readiness flips/s (offered)",
+          `${((flips * 1000) / churnMs).toFixed(1)}`,
+          `upstream KCM default --kube-api-qps ${UPSTREAM_KCM_DEFAULT_QPS}`,
+        ],
         ["flip -> slice update p50", ms(s.p50), ""],
-        ["flip -> slice update p99", ms(s.p99), `network programming SLO p99 <= ${ms(SLO_NETWORK_PROGRAMMING_P99_MS)}`],
+        [
+          "flip -> slice update p99",
+          ms(s.p99),
+          `network programming SLO p99 <= ${ms(SLO_NETWORK_PROGRAMMING_P99_MS)}`,
+        ],
         ["flip -> slice update max", ms(s.max), ""],
         ["flips lost / patch errors", `${lost} / ${errors}`, "0 / 0"],
       ],

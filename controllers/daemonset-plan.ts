@@ -66,8 +66,14 @@ export interface DaemonNode extends KubeObject {
 export interface DaemonSet extends KubeObject {
   spec?: {
     selector?: { matchLabels?: Record<string, string>; matchExpressions?: NodeSelectorRequirement[] };
-    template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: PodSpecLike };
-    updateStrategy?: { type?: string; rollingUpdate?: { maxUnavailable?: number | string; maxSurge?: number | string } };
+    template?: {
+      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      spec?: PodSpecLike;
+    };
+    updateStrategy?: {
+      type?: string;
+      rollingUpdate?: { maxUnavailable?: number | string; maxSurge?: number | string };
+    };
     minReadySeconds?: number;
     [key: string]: unknown;
   };
@@ -98,16 +104,24 @@ export function automaticTolerations(hostNetwork: boolean): Toleration[] {
     { key: "node.kubernetes.io/pid-pressure", operator: "Exists", effect: "NoSchedule" },
     { key: "node.kubernetes.io/unschedulable", operator: "Exists", effect: "NoSchedule" },
   ];
-  if (hostNetwork) t.push({ key: "node.kubernetes.io/network-unavailable", operator: "Exists", effect: "NoSchedule" });
+  if (hostNetwork)
+    t.push({ key: "node.kubernetes.io/network-unavailable", operator: "Exists", effect: "NoSchedule" });
   return t;
 }
 
 /** The pod's tolerations plus the automatic ones it does not already have (same key, operator, effect). */
-export function withDaemonTolerations(tolerations: readonly Toleration[] | undefined, hostNetwork: boolean): Toleration[] {
+export function withDaemonTolerations(
+  tolerations: readonly Toleration[] | undefined,
+  hostNetwork: boolean,
+): Toleration[] {
   const out = [...(tolerations ?? [])];
   for (const a of automaticTolerations(hostNetwork)) {
     const has = out.some(
-      (t) => (t.key ?? "") === a.key && (t.operator ?? "Equal") === a.operator && (t.effect ?? "") === a.effect && t.tolerationSeconds === undefined,
+      (t) =>
+        (t.key ?? "") === a.key &&
+        (t.operator ?? "Equal") === a.operator &&
+        (t.effect ?? "") === a.effect &&
+        t.tolerationSeconds === undefined,
     );
     if (!has) out.push(a);
   }
@@ -143,7 +157,8 @@ function requirementMatches(r: NodeSelectorRequirement, value: string | undefine
       return value === undefined;
     case "Gt":
     case "Lt": {
-      if (value === undefined || !/^-?[0-9]+$/.test(value) || !/^-?[0-9]+$/.test(values[0] ?? "")) return false;
+      if (value === undefined || !/^-?[0-9]+$/.test(value) || !/^-?[0-9]+$/.test(values[0] ?? ""))
+        return false;
       const a = BigInt(value);
       const b = BigInt(values[0]!);
       return r.operator === "Gt" ? a > b : a < b;
@@ -159,7 +174,8 @@ export function nodeMatchesTerm(node: KubeObject, term: NodeSelectorTerm): boole
   const fields = term.matchFields ?? [];
   if (exprs.length === 0 && fields.length === 0) return false;
   const labels = node.metadata.labels ?? {};
-  for (const e of exprs) if (!requirementMatches(e, Object.hasOwn(labels, e.key) ? labels[e.key] : undefined)) return false;
+  for (const e of exprs)
+    if (!requirementMatches(e, Object.hasOwn(labels, e.key) ? labels[e.key] : undefined)) return false;
   for (const f of fields) {
     const v = f.key === "metadata.name" ? node.metadata.name : undefined;
     if (!requirementMatches(f, v)) return false;
@@ -171,7 +187,8 @@ export function nodeMatchesTerm(node: KubeObject, term: NodeSelectorTerm): boole
 export function nodeMatchesPodNodeConstraints(node: KubeObject, spec: PodSpecLike): boolean {
   const labels = node.metadata.labels ?? {};
   for (const [k, v] of Object.entries(spec.nodeSelector ?? {})) if (labels[k] !== v) return false;
-  const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  const terms =
+    spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
   if (terms && !terms.some((t) => nodeMatchesTerm(node, t))) return false;
   return true;
 }
@@ -262,7 +279,8 @@ export function newDaemonPod(ds: DaemonSet, nodeName: string, hash: string): Dae
   spec.affinity = affinity;
   spec.nodeName = nodeName;
   const labels: Record<string, string> = { ...(tpl.metadata?.labels ?? {}), [REVISION_HASH_LABEL]: hash };
-  if (ds.metadata.generation !== undefined) labels[TEMPLATE_GENERATION_LABEL] = String(ds.metadata.generation);
+  if (ds.metadata.generation !== undefined)
+    labels[TEMPLATE_GENERATION_LABEL] = String(ds.metadata.generation);
   const base = (ds.metadata.name ?? "ds").slice(0, 57);
   return {
     apiVersion: "v1",
@@ -281,7 +299,8 @@ export function newDaemonPod(ds: DaemonSet, nodeName: string, hash: string): Dae
 /** The node a daemon pod is for: spec.nodeName, else its metadata.name affinity. */
 export function daemonPodNodeName(pod: DaemonPod): string | undefined {
   if (pod.spec?.nodeName) return pod.spec.nodeName;
-  for (const t of pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []) {
+  for (const t of pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+    ?.nodeSelectorTerms ?? []) {
     for (const f of t.matchFields ?? []) {
       if (f.key === "metadata.name" && f.operator === "In" && f.values?.length === 1) return f.values[0];
     }
@@ -351,7 +370,12 @@ function byAge(a: DaemonPod, b: DaemonPod): number {
  * - RollingUpdate: old-hash pods that are unavailable are replaced at once; available ones are
  *   deleted on at most maxUnavailable minus already-unavailable nodes (new pods follow once gone).
  */
-export function planDaemonSet(ds: DaemonSet, nodes: readonly DaemonNode[], pods: readonly DaemonPod[], now: number): DaemonSetPlan {
+export function planDaemonSet(
+  ds: DaemonSet,
+  nodes: readonly DaemonNode[],
+  pods: readonly DaemonPod[],
+  now: number,
+): DaemonSetPlan {
   const hash = templateHash(ds.spec?.template);
   const spec = ds.spec?.template?.spec ?? {};
   const minReady = ds.spec?.minReadySeconds ?? 0;
@@ -394,7 +418,9 @@ export function planDaemonSet(ds: DaemonSet, nodes: readonly DaemonNode[], pods:
   const known = new Set<string>();
   let missing = 0;
 
-  for (const node of [...nodes].sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""))) {
+  for (const node of [...nodes].sort((a, b) =>
+    (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""),
+  )) {
     const name = node.metadata.name ?? "";
     known.add(name);
     const d = nodeShouldRunDaemonPod(node, spec);
@@ -436,7 +462,10 @@ export function planDaemonSet(ds: DaemonSet, nodes: readonly DaemonNode[], pods:
   }
   for (const [n, list] of byNode) if (!known.has(n)) for (const p of list) del(p, "node no longer exists");
   for (const p of orphans) del(p, "pod has no node");
-  plan.status.numberUnavailable = Math.max(0, plan.status.desiredNumberScheduled - plan.status.numberAvailable);
+  plan.status.numberUnavailable = Math.max(
+    0,
+    plan.status.desiredNumberScheduled - plan.status.numberAvailable,
+  );
 
   const strategy = ds.spec?.updateStrategy;
   if ((strategy?.type ?? "RollingUpdate") === "RollingUpdate") {

@@ -70,7 +70,12 @@ export async function runDaemonSetController(ctx: ControllerContext, signal: Abo
   const queue = new WorkQueue<string>({ name: "daemonset", metrics: ctx.workqueueMetrics });
   const expectations = new Expectations();
   const recorder = ctx.recorder("daemonset-controller");
-  const podWrites = counter(ctx.metrics, "daemonset_controller_pod_writes_total", "Daemon pods created and deleted", ["operation"]);
+  const podWrites = counter(
+    ctx.metrics,
+    "daemonset_controller_pod_writes_total",
+    "Daemon pods created and deleted",
+    ["operation"],
+  );
   const client = ctx.client;
 
   dss.addEventHandler({
@@ -91,7 +96,8 @@ export async function runDaemonSetController(ctx: ControllerContext, signal: Abo
     onUpdate: (o, pod) => {
       const k = controllingDaemonSet(pod);
       if (!k) return;
-      if (pod.metadata.deletionTimestamp && !o.metadata.deletionTimestamp) expectations.deleted(k, objectKey(pod));
+      if (pod.metadata.deletionTimestamp && !o.metadata.deletionTimestamp)
+        expectations.deleted(k, objectKey(pod));
       if (
         o.metadata.resourceVersion !== pod.metadata.resourceVersion &&
         (stableStringify(o.status) !== stableStringify(pod.status) ||
@@ -131,9 +137,9 @@ export async function runDaemonSetController(ctx: ControllerContext, signal: Abo
     const ds = dss.get(key);
     if (!ds || ds.metadata.deletionTimestamp) return;
     const { namespace } = splitKey(key);
-    const owned = pods.byIndex(OWNER_INDEX, key).filter((p) =>
-      p.metadata.ownerReferences?.some((o) => o.controller && o.uid === ds.metadata.uid),
-    );
+    const owned = pods
+      .byIndex(OWNER_INDEX, key)
+      .filter((p) => p.metadata.ownerReferences?.some((o) => o.controller && o.uid === ds.metadata.uid));
     const now = Date.now();
     const plan = planDaemonSet(ds, nodes.list(), owned, now);
     const ready = expectations.satisfied(key);
@@ -147,7 +153,10 @@ export async function runDaemonSetController(ctx: ControllerContext, signal: Abo
       const results = await Promise.allSettled([
         ...plan.create.map(async (nodeName) => {
           try {
-            const pod = await client.create<DaemonPod>(podRef(namespace), newDaemonPod(ds, nodeName, plan.hash));
+            const pod = await client.create<DaemonPod>(
+              podRef(namespace),
+              newDaemonPod(ds, nodeName, plan.hash),
+            );
             podWrites.inc({ operation: "create" });
             void recorder.event(ds, "Normal", "SuccessfulCreate", `Created pod: ${pod.metadata.name}`);
           } catch (err) {

@@ -53,7 +53,12 @@ function podAddress(pod: Pod, svc: Service, ip: string): EndpointAddress {
   const hostname = endpointHostname(pod, svc);
   if (hostname) a.hostname = hostname;
   if (pod.spec?.nodeName) a.nodeName = pod.spec.nodeName;
-  a.targetRef = { kind: "Pod", namespace: pod.metadata.namespace, name: pod.metadata.name ?? "", uid: pod.metadata.uid };
+  a.targetRef = {
+    kind: "Pod",
+    namespace: pod.metadata.namespace,
+    name: pod.metadata.name ?? "",
+    uid: pod.metadata.uid,
+  };
   return a;
 }
 
@@ -68,7 +73,11 @@ export interface DesiredEndpoints {
  * becomes an address, ready ones (or all, with publishNotReadyAddresses) under addresses and the
  * rest under notReadyAddresses, grouped by the set of ports the pod serves. Sorted for stable output.
  */
-export function desiredSubsets(svc: Service, pods: readonly Pod[], max = MAX_ENDPOINT_ADDRESSES): DesiredEndpoints {
+export function desiredSubsets(
+  svc: Service,
+  pods: readonly Pod[],
+  max = MAX_ENDPOINT_ADDRESSES,
+): DesiredEndpoints {
   const publish = svc.spec?.publishNotReadyAddresses === true;
   const svcPorts = svc.spec?.ports ?? [];
   const byPorts = new Map<string, EndpointSubset>();

@@ -26,7 +26,9 @@ export async function runEndpointsController(ctx: ControllerContext, signal: Abo
   const endpoints = ctx.informers.informerFor<Endpoints>(R.endpoints);
   const queue = new WorkQueue<string>({ name: "endpoint", metrics: ctx.workqueueMetrics });
   const triggers = new TriggerTimeTracker();
-  const writes = counter(ctx.metrics, "endpoints_controller_changes", "Endpoints writes by operation", ["operation"]);
+  const writes = counter(ctx.metrics, "endpoints_controller_changes", "Endpoints writes by operation", [
+    "operation",
+  ]);
   /** resourceVersion of our last write per key, so a sync does not act on a cache older than it */
   const lastWritten = new Map<string, { rv: bigint; at: number }>();
   const client = ctx.client;
@@ -46,7 +48,10 @@ export async function runEndpointsController(ctx: ControllerContext, signal: Abo
       queue.add(objectKey(svc));
     },
     onUpdate: (o, svc) => {
-      if (stableStringify(o.spec) === stableStringify(svc.spec) && stableStringify(o.metadata.labels) === stableStringify(svc.metadata.labels))
+      if (
+        stableStringify(o.spec) === stableStringify(svc.spec) &&
+        stableStringify(o.metadata.labels) === stableStringify(svc.metadata.labels)
+      )
         return;
       triggers.note(objectKey(svc), new Date());
       queue.add(objectKey(svc));

@@ -18,7 +18,21 @@ import {
   TRIGGER_TIME_ANNOTATION,
 } from "./endpointslice-pods.js";
 
-function pod(name: string, ip: string | undefined, opts: Partial<{ ready: boolean; deleting: boolean; node: string; labels: Record<string, string>; ports: { name?: string; containerPort: number; protocol?: string }[]; phase: string; hostname: string; subdomain: string; ips: string[] }> = {}): Pod {
+function pod(
+  name: string,
+  ip: string | undefined,
+  opts: Partial<{
+    ready: boolean;
+    deleting: boolean;
+    node: string;
+    labels: Record<string, string>;
+    ports: { name?: string; containerPort: number; protocol?: string }[];
+    phase: string;
+    hostname: string;
+    subdomain: string;
+    ips: string[];
+  }> = {},
+): Pod {
   return {
     metadata: {
       name,
@@ -45,7 +59,12 @@ function pod(name: string, ip: string | undefined, opts: Partial<{ ready: boolea
 function svc(spec: Partial<NonNullable<Service["spec"]>> = {}, name = "web"): Service {
   return {
     metadata: { name, namespace: "ns", uid: "svc-uid", labels: { team: "a" } },
-    spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }], clusterIP: "10.96.0.10", ...spec },
+    spec: {
+      selector: { app: "web" },
+      ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+      clusterIP: "10.96.0.10",
+      ...spec,
+    },
   };
 }
 
@@ -53,7 +72,12 @@ const noZone = () => undefined;
 
 describe("pod helpers", () => {
   it("resolves target ports by number, by name and protocol, and defaults to the service port", () => {
-    const p = pod("a", "10.0.0.1", { ports: [{ name: "http", containerPort: 8080 }, { name: "dns", containerPort: 53, protocol: "UDP" }] });
+    const p = pod("a", "10.0.0.1", {
+      ports: [
+        { name: "http", containerPort: 8080 },
+        { name: "dns", containerPort: 53, protocol: "UDP" },
+      ],
+    });
     expect(findPort(p, { port: 80, targetPort: 9000 })).toBe(9000);
     expect(findPort(p, { port: 80, targetPort: "9001" })).toBe(9001);
     expect(findPort(p, { port: 80 })).toBe(80);
@@ -65,6 +89,7 @@ describe("pod helpers", () => {
   it("collects pod IPs from podIPs and podIP without duplicates", () => {
     expect(podIPs(pod("a", "10.0.0.1", { ips: ["10.0.0.1", "fd00::1"] }))).toEqual(["10.0.0.1", "fd00::1"]);
     expect(podIPs(pod("a", undefined))).toEqual([]);
+    expect(podIPs(pod("a", "10.0.0.256", { ips: ["10.0.0.256", "fd00::1"] }))).toEqual(["fd00::1"]);
   });
   it("decides which pods are endpoints", () => {
     expect(shouldPodBeInEndpoints(pod("a", undefined), true)).toBe(false);
@@ -81,7 +106,9 @@ describe("pod helpers", () => {
   });
   it("hostname only when the subdomain names the service", () => {
     expect(endpointHostname(pod("a", "10.0.0.1", { hostname: "h", subdomain: "web" }), svc())).toBe("h");
-    expect(endpointHostname(pod("a", "10.0.0.1", { hostname: "h", subdomain: "other" }), svc())).toBeUndefined();
+    expect(
+      endpointHostname(pod("a", "10.0.0.1", { hostname: "h", subdomain: "other" }), svc()),
+    ).toBeUndefined();
     expect(endpointHostname(pod("a", "10.0.0.1", { hostname: "h" }), svc())).toBeUndefined();
   });
   it("selects pods by every selector label, in the namespace, never for an empty selector", () => {
@@ -93,25 +120,50 @@ describe("pod helpers", () => {
     expect(serviceSelects(svc(), other)).toBe(false);
   });
   it("stableStringify ignores key order and undefined", () => {
-    expect(stableStringify({ b: 1, a: [1, { d: undefined, c: 2 }] })).toBe(stableStringify({ a: [1, { c: 2 }], b: 1 }));
+    expect(stableStringify({ b: 1, a: [1, { d: undefined, c: 2 }] })).toBe(
+      stableStringify({ a: [1, { c: 2 }], b: 1 }),
+    );
   });
 });
 
 describe("podToEndpoint", () => {
   it("ready, serving and terminating conditions", () => {
     const s = svc();
-    expect(podToEndpoint(pod("a", "10.0.0.1"), s, "IPv4", noZone)?.conditions).toEqual({ ready: true, serving: true, terminating: false });
-    expect(podToEndpoint(pod("a", "10.0.0.1", { ready: false }), s, "IPv4", noZone)?.conditions).toEqual({ ready: false, serving: false, terminating: false });
-    expect(podToEndpoint(pod("a", "10.0.0.1", { deleting: true }), s, "IPv4", noZone)?.conditions).toEqual({ ready: false, serving: true, terminating: true });
-    expect(podToEndpoint(pod("a", "10.0.0.1", { deleting: true, ready: false }), s, "IPv4", noZone)?.conditions).toEqual({ ready: false, serving: false, terminating: true });
+    expect(podToEndpoint(pod("a", "10.0.0.1"), s, "IPv4", noZone)?.conditions).toEqual({
+      ready: true,
+      serving: true,
+      terminating: false,
+    });
+    expect(podToEndpoint(pod("a", "10.0.0.1", { ready: false }), s, "IPv4", noZone)?.conditions).toEqual({
+      ready: false,
+      serving: false,
+      terminating: false,
+    });
+    expect(podToEndpoint(pod("a", "10.0.0.1", { deleting: true }), s, "IPv4", noZone)?.conditions).toEqual({
+      ready: false,
+      serving: true,
+      terminating: true,
+    });
+    expect(
+      podToEndpoint(pod("a", "10.0.0.1", { deleting: true, ready: false }), s, "IPv4", noZone)?.conditions,
+    ).toEqual({ ready: false, serving: false, terminating: true });
   });
   it("publishNotReadyAddresses makes every endpoint ready", () => {
     const s = svc({ publishNotReadyAddresses: true });
-    expect(podToEndpoint(pod("a", "10.0.0.1", { ready: false }), s, "IPv4", noZone)?.conditions.ready).toBe(true);
-    expect(podToEndpoint(pod("a", "10.0.0.1", { deleting: true }), s, "IPv4", noZone)?.conditions.ready).toBe(true);
+    expect(podToEndpoint(pod("a", "10.0.0.1", { ready: false }), s, "IPv4", noZone)?.conditions.ready).toBe(
+      true,
+    );
+    expect(podToEndpoint(pod("a", "10.0.0.1", { deleting: true }), s, "IPv4", noZone)?.conditions.ready).toBe(
+      true,
+    );
   });
   it("carries nodeName, zone, hostname and targetRef; skips pods without an IP of the family", () => {
-    const ep = podToEndpoint(pod("a", "10.0.0.1", { node: "n1", hostname: "h", subdomain: "web" }), svc(), "IPv4", (n) => (n === "n1" ? "z1" : undefined));
+    const ep = podToEndpoint(
+      pod("a", "10.0.0.1", { node: "n1", hostname: "h", subdomain: "web" }),
+      svc(),
+      "IPv4",
+      (n) => (n === "n1" ? "z1" : undefined),
+    );
     expect(ep).toEqual({
       addresses: ["10.0.0.1"],
       conditions: { ready: true, serving: true, terminating: false },
@@ -142,7 +194,13 @@ describe("desiredEndpointGroups", () => {
     expect(groups[0]!.ports).toEqual([{ name: "http", protocol: "TCP", port: 8080 }]);
   });
   it("one group per family for dual-stack", () => {
-    const groups = [...desiredEndpointGroups(svc({ ipFamilies: ["IPv4", "IPv6"] }), [pod("a", "10.0.0.1", { ips: ["10.0.0.1", "fd00::1"] })], noZone).values()];
+    const groups = [
+      ...desiredEndpointGroups(
+        svc({ ipFamilies: ["IPv4", "IPv6"] }),
+        [pod("a", "10.0.0.1", { ips: ["10.0.0.1", "fd00::1"] })],
+        noZone,
+      ).values(),
+    ];
     expect(groups.map((g) => [g.addressType, g.endpoints.get("pod/a")!.addresses])).toEqual([
       ["IPv4", ["10.0.0.1"]],
       ["IPv6", ["fd00::1"]],
@@ -151,7 +209,11 @@ describe("desiredEndpointGroups", () => {
 });
 
 /** applies a reconcile result to a list of slices, naming created ones s<N> */
-function apply(existing: EndpointSlice[], r: ReturnType<typeof reconcileSlices>, counter = { n: 100 }): EndpointSlice[] {
+function apply(
+  existing: EndpointSlice[],
+  r: ReturnType<typeof reconcileSlices>,
+  counter = { n: 100 },
+): EndpointSlice[] {
   const byName = new Map(existing.map((s) => [s.metadata.name!, s]));
   for (const d of r.delete) byName.delete(d.metadata.name!);
   for (const u of r.update) byName.set(u.metadata.name!, u);
@@ -163,11 +225,23 @@ function apply(existing: EndpointSlice[], r: ReturnType<typeof reconcileSlices>,
 }
 
 function pods(n: number, ready = true, from = 0): Pod[] {
-  return Array.from({ length: n }, (_, i) => pod(`p${String(i + from).padStart(4, "0")}`, `10.0.${Math.floor((i + from) / 250)}.${((i + from) % 250) + 1}`, { ready }));
+  return Array.from({ length: n }, (_, i) =>
+    pod(
+      `p${String(i + from).padStart(4, "0")}`,
+      `10.0.${Math.floor((i + from) / 250)}.${((i + from) % 250) + 1}`,
+      { ready },
+    ),
+  );
 }
 
 function reconcile(s: Service, ps: Pod[], existing: EndpointSlice[], max = 100, triggerTime?: string) {
-  return reconcileSlices({ service: s, groups: desiredEndpointGroups(s, ps, noZone), existing, maxEndpointsPerSlice: max, triggerTime });
+  return reconcileSlices({
+    service: s,
+    groups: desiredEndpointGroups(s, ps, noZone),
+    existing,
+    maxEndpointsPerSlice: max,
+    triggerTime,
+  });
 }
 
 describe("reconcileSlices", () => {
@@ -183,7 +257,16 @@ describe("reconcileSlices", () => {
       "kubernetes.io/service-name": "web",
       "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
     });
-    expect(s.metadata.ownerReferences).toEqual([{ apiVersion: "v1", kind: "Service", name: "web", uid: "svc-uid", controller: true, blockOwnerDeletion: true }]);
+    expect(s.metadata.ownerReferences).toEqual([
+      {
+        apiVersion: "v1",
+        kind: "Service",
+        name: "web",
+        uid: "svc-uid",
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
     expect(s.metadata.annotations?.[TRIGGER_TIME_ANNOTATION]).toBe("2024-05-01T10:00:00Z");
     expect(s.addressType).toBe("IPv4");
     expect(s.ports).toEqual([{ name: "http", protocol: "TCP", port: 8080 }]);
@@ -198,7 +281,19 @@ describe("reconcileSlices", () => {
 
   it("ignores key order and server-side port defaults when comparing", () => {
     const s = svc();
-    const state = apply([], reconcile(s, pods(3), [])).map((sl) => JSON.parse(JSON.stringify({ ...sl, endpoints: sl.endpoints!.map((e) => ({ targetRef: e.targetRef, conditions: e.conditions, addresses: e.addresses })) })) as EndpointSlice);
+    const state = apply([], reconcile(s, pods(3), [])).map(
+      (sl) =>
+        JSON.parse(
+          JSON.stringify({
+            ...sl,
+            endpoints: sl.endpoints!.map((e) => ({
+              targetRef: e.targetRef,
+              conditions: e.conditions,
+              addresses: e.addresses,
+            })),
+          }),
+        ) as EndpointSlice,
+    );
     expect(reconcile(s, pods(3), state).update).toEqual([]);
   });
 
@@ -206,7 +301,9 @@ describe("reconcileSlices", () => {
     const s = svc();
     const ps = pods(150);
     const state = apply([], reconcile(s, ps, []));
-    const flipped = ps.map((p, i) => (i === 120 ? pod(p.metadata.name!, p.status!.podIP, { ready: false }) : p));
+    const flipped = ps.map((p, i) =>
+      i === 120 ? pod(p.metadata.name!, p.status!.podIP, { ready: false }) : p,
+    );
     const r = reconcile(s, flipped, state, 100, "2024-05-01T10:00:01Z");
     expect(r.create).toEqual([]);
     expect(r.delete).toEqual([]);
@@ -230,7 +327,9 @@ describe("reconcileSlices", () => {
     const s = svc();
     const state = apply([], reconcile(s, pods(150), []));
     const small = state.find((x) => x.endpoints!.length === 50)!;
-    const keep = pods(150).filter((p) => !small.endpoints!.some((e) => e.targetRef!.name === p.metadata.name));
+    const keep = pods(150).filter(
+      (p) => !small.endpoints!.some((e) => e.targetRef!.name === p.metadata.name),
+    );
     const r = reconcile(s, keep.slice(1), state);
     expect(r.delete.map((d) => d.metadata.name)).toEqual([small.metadata.name]);
     expect(r.update).toHaveLength(1);

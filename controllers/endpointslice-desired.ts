@@ -206,7 +206,10 @@ interface Working {
   endpointsChanged: boolean;
 }
 
-function sameEndpoints(a: readonly Endpoint[] | null | undefined, b: readonly Endpoint[] | null | undefined): boolean {
+function sameEndpoints(
+  a: readonly Endpoint[] | null | undefined,
+  b: readonly Endpoint[] | null | undefined,
+): boolean {
   return stableStringify(a ?? []) === stableStringify(b ?? []);
 }
 
@@ -214,7 +217,12 @@ function sameLabels(a: Record<string, string> | undefined, b: Record<string, str
   return stableStringify(a ?? {}) === stableStringify(b);
 }
 
-function newSlice(svc: Service, addressType: string, ports: EndpointPort[], endpoints: Endpoint[]): EndpointSlice {
+function newSlice(
+  svc: Service,
+  addressType: string,
+  ports: EndpointPort[],
+  endpoints: Endpoint[],
+): EndpointSlice {
   const base = (svc.metadata.name ?? "svc").slice(0, 57);
   return {
     apiVersion: "discovery.k8s.io/v1",
@@ -242,10 +250,18 @@ export function reconcileSlices(input: SliceReconcileInput): SliceReconcileResul
   const { service: svc, groups, existing, triggerTime } = input;
   const max = Math.max(1, input.maxEndpointsPerSlice);
   const labels = desiredSliceLabels(svc);
-  const result: SliceReconcileResult = { create: [], update: [], delete: [], added: 0, removed: 0, desired: 0 };
+  const result: SliceReconcileResult = {
+    create: [],
+    update: [],
+    delete: [],
+    added: 0,
+    removed: 0,
+    desired: 0,
+  };
 
   const oldKeys = new Set<string>();
-  for (const s of existing) for (const ep of s.endpoints ?? []) oldKeys.add(`${s.addressType}|${endpointKey(ep)}`);
+  for (const s of existing)
+    for (const ep of s.endpoints ?? []) oldKeys.add(`${s.addressType}|${endpointKey(ep)}`);
   const newKeys = new Set<string>();
   for (const g of groups.values()) for (const k of g.endpoints.keys()) newKeys.add(`${g.addressType}|${k}`);
   result.desired = newKeys.size;
@@ -253,7 +269,9 @@ export function reconcileSlices(input: SliceReconcileInput): SliceReconcileResul
   for (const k of oldKeys) if (!newKeys.has(k)) result.removed++;
 
   const byGroup = new Map<string, EndpointSlice[]>();
-  for (const s of [...existing].sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""))) {
+  for (const s of [...existing].sort((a, b) =>
+    (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""),
+  )) {
     const key = portsKey(s.addressType, s.ports);
     const list = byGroup.get(key) ?? [];
     list.push(s);
@@ -343,7 +361,12 @@ export function reconcileSlices(input: SliceReconcileInput): SliceReconcileResul
         const [s] = leftover.splice(reuse, 1);
         const annotations = { ...(s!.metadata.annotations ?? {}) };
         if (triggerTime) annotations[TRIGGER_TIME_ANNOTATION] = triggerTime;
-        result.update.push({ ...s!, metadata: { ...s!.metadata, labels, annotations }, endpoints: [], ports: [] });
+        result.update.push({
+          ...s!,
+          metadata: { ...s!.metadata, labels, annotations },
+          endpoints: [],
+          ports: [],
+        });
       } else {
         const s = newSlice(svc, family, [], []);
         if (triggerTime) s.metadata.annotations = { [TRIGGER_TIME_ANNOTATION]: triggerTime };

@@ -3,6 +3,7 @@
  * and Node shapes they read, pod readiness, pod IPs by family, named target-port resolution,
  * which pods belong in endpoints at all, and a key-order-insensitive comparison.
  */
+import { isIP } from "node:net";
 import type { KubeObject } from "../api/object.js";
 
 export interface ContainerPort {
@@ -82,12 +83,12 @@ export function ipFamilyOf(ip: string): AddressType {
   return ip.includes(":") ? "IPv6" : "IPv4";
 }
 
-/** The pod's IPs (podIPs, else podIP), deduplicated, in order. */
+/** The pod's IPs (podIPs, else podIP), deduplicated, in order; malformed ones are ignored. */
 export function podIPs(pod: Pod): string[] {
   const out: string[] = [];
-  for (const p of pod.status?.podIPs ?? []) if (p?.ip && !out.includes(p.ip)) out.push(p.ip);
+  for (const p of pod.status?.podIPs ?? []) if (p?.ip && isIP(p.ip) && !out.includes(p.ip)) out.push(p.ip);
   const single = pod.status?.podIP;
-  if (single && !out.includes(single)) out.push(single);
+  if (single && isIP(single) && !out.includes(single)) out.push(single);
   return out;
 }
 
@@ -142,7 +143,8 @@ export function shouldPodBeInEndpoints(pod: Pod, includeTerminating: boolean): b
 /** hostname for DNS when the pod sets spec.hostname and its subdomain is the Service's name */
 export function endpointHostname(pod: Pod, svc: Service): string | undefined {
   const h = pod.spec?.hostname;
-  if (h && pod.spec?.subdomain === svc.metadata.name && pod.metadata.namespace === svc.metadata.namespace) return h;
+  if (h && pod.spec?.subdomain === svc.metadata.name && pod.metadata.namespace === svc.metadata.namespace)
+    return h;
   return undefined;
 }
 

@@ -26,12 +26,19 @@ export async function runQueueWorkers(
       }),
     );
   }
-  if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  if (!signal.aborted)
+    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
   await queue.shutDownWithDrain();
   await Promise.all(workers);
 }
 
-type MetricCtor<M> = new (cfg: { name: string; help: string; labelNames?: string[]; registers: Registry[]; buckets?: number[] }) => M;
+type MetricCtor<M> = new (cfg: {
+  name: string;
+  help: string;
+  labelNames?: string[];
+  registers: Registry[];
+  buckets?: number[];
+}) => M;
 
 function getOrCreate<M>(
   registry: Registry,
@@ -43,16 +50,35 @@ function getOrCreate<M>(
   return new Ctor({ ...cfg, registers: [registry] });
 }
 
-export function counter(registry: Registry, name: string, help: string, labelNames: string[] = []): Counter<string> {
+export function counter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[] = [],
+): Counter<string> {
   return getOrCreate(registry, Counter as unknown as MetricCtor<Counter<string>>, { name, help, labelNames });
 }
 
-export function gauge(registry: Registry, name: string, help: string, labelNames: string[] = []): Gauge<string> {
+export function gauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[] = [],
+): Gauge<string> {
   return getOrCreate(registry, Gauge as unknown as MetricCtor<Gauge<string>>, { name, help, labelNames });
 }
 
-export function histogram(registry: Registry, name: string, help: string, buckets: number[]): Histogram<string> {
-  return getOrCreate(registry, Histogram as unknown as MetricCtor<Histogram<string>>, { name, help, buckets });
+export function histogram(
+  registry: Registry,
+  name: string,
+  help: string,
+  buckets: number[],
+): Histogram<string> {
+  return getOrCreate(registry, Histogram as unknown as MetricCtor<Histogram<string>>, {
+    name,
+    help,
+    buckets,
+  });
 }
 
 /**

@@ -81,18 +81,27 @@ export async function runEndpointSliceController(ctx: ControllerContext, signal:
   }
 
   const m = ctx.metrics;
-  const added = histogram(m, "endpoint_slice_controller_endpoints_added_per_sync", "Endpoints added on each Service sync", [
-    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768,
-  ]);
+  const added = histogram(
+    m,
+    "endpoint_slice_controller_endpoints_added_per_sync",
+    "Endpoints added on each Service sync",
+    [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768],
+  );
   const removed = histogram(
     m,
     "endpoint_slice_controller_endpoints_removed_per_sync",
     "Endpoints removed on each Service sync",
     [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768],
   );
-  const changes = counter(m, "endpoint_slice_controller_changes", "EndpointSlice changes by operation", ["operation"]);
+  const changes = counter(m, "endpoint_slice_controller_changes", "EndpointSlice changes by operation", [
+    "operation",
+  ]);
   const syncs = counter(m, "endpoint_slice_controller_syncs", "EndpointSlice syncs by result", ["result"]);
-  const desiredGauge = gauge(m, "endpoint_slice_controller_endpoints_desired", "Endpoints desired over all Services");
+  const desiredGauge = gauge(
+    m,
+    "endpoint_slice_controller_endpoints_desired",
+    "Endpoints desired over all Services",
+  );
   const slicesGauge = gauge(m, "endpoint_slice_controller_num_endpoint_slices", "EndpointSlices managed");
   const perService = new Map<string, { endpoints: number; slices: number }>();
   const publishTotals = () => {
@@ -149,7 +158,8 @@ export async function runEndpointSliceController(ctx: ControllerContext, signal:
         pod.status?.conditions?.find((c) => c.type === "Ready")?.status;
       const trigger = readyChanged ? podTriggerTime(pod) : rfc3339(new Date());
       enqueuePod(pod, trigger);
-      if (stableStringify(oldPod.metadata.labels) !== stableStringify(pod.metadata.labels)) enqueuePod(oldPod, trigger);
+      if (stableStringify(oldPod.metadata.labels) !== stableStringify(pod.metadata.labels))
+        enqueuePod(oldPod, trigger);
     },
     onDelete: (pod) => enqueuePod(pod, rfc3339(new Date())),
   });
@@ -247,7 +257,13 @@ export async function runEndpointSliceController(ctx: ControllerContext, signal:
     const selected = pods.listByNamespace(namespace ?? "").filter((p) => serviceSelects(svc, p));
     const groups = desiredEndpointGroups(svc, selected, zoneOf);
     const triggerTime = triggers.take(key);
-    const plan = reconcileSlices({ service: svc, groups, existing, maxEndpointsPerSlice: maxPerSlice, triggerTime });
+    const plan = reconcileSlices({
+      service: svc,
+      groups,
+      existing,
+      maxEndpointsPerSlice: maxPerSlice,
+      triggerTime,
+    });
     plan.delete.push(...foreign);
     const exp: Expectation = { at: Date.now(), present: new Map(), absent: new Set() };
     try {
@@ -258,7 +274,10 @@ export async function runEndpointSliceController(ctx: ControllerContext, signal:
           changes.inc({ operation: "create" });
         }),
         ...plan.update.map(async (s) => {
-          const updated = await client.update<EndpointSlice>({ ...sliceRef(namespace), name: s.metadata.name }, s);
+          const updated = await client.update<EndpointSlice>(
+            { ...sliceRef(namespace), name: s.metadata.name },
+            s,
+          );
           exp.present.set(updated.metadata.name ?? "", updated.metadata.resourceVersion ?? "");
           changes.inc({ operation: "update" });
         }),
@@ -284,7 +303,12 @@ export async function runEndpointSliceController(ctx: ControllerContext, signal:
     syncs.inc({ result: "success" });
     if (plan.create.length || plan.update.length || plan.delete.length) {
       ctx.log.debug(
-        { service: key, created: plan.create.length, updated: plan.update.length, deleted: plan.delete.length },
+        {
+          service: key,
+          created: plan.create.length,
+          updated: plan.update.length,
+          deleted: plan.delete.length,
+        },
         "endpoint slices synced",
       );
     }

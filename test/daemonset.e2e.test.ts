@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubeObject } from "../api/object.js";
-import { loadClusterConnection, R, RestClient } from "../client/index.js";
 import { createLogger } from "../cli/logger.js";
+import { loadClusterConnection, R, RestClient } from "../client/index.js";
 import type { RunningControllerManager } from "../controllers/manager.js";
 import { type ApiserverProcess, builtCliMissing, startApiserver } from "./helpers/apiserver.js";
 import { kubectl, missingKubectl } from "./helpers/kubectl.js";
@@ -18,11 +18,20 @@ const NS = "ds-e2e";
 const KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.27";
 
 interface Pod extends KubeObject {
-  spec: { nodeName?: string; tolerations?: { key?: string; effect?: string }[]; containers: { image: string }[] };
+  spec: {
+    nodeName?: string;
+    tolerations?: { key?: string; effect?: string }[];
+    containers: { image: string }[];
+  };
   status?: { phase?: string; conditions?: { type: string; status: string }[] };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, stepMs = 100): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+  stepMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -47,13 +56,25 @@ describe.skipIf(skip)("DaemonSet controller (real apiserver, in-process controll
   let kubeletTimer: NodeJS.Timeout | undefined;
   let ipSeq = 1;
 
-  async function addNode(name: string, taints?: { key: string; value?: string; effect: string }[]): Promise<void> {
+  async function addNode(
+    name: string,
+    taints?: { key: string; value?: string; effect: string }[],
+  ): Promise<void> {
     const resources = { cpu: "4", memory: "8Gi", pods: "110" };
     const now = ts();
     const status = {
       capacity: resources,
       allocatable: resources,
-      conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "fake", lastHeartbeatTime: now, lastTransitionTime: now }],
+      conditions: [
+        {
+          type: "Ready",
+          status: "True",
+          reason: "KubeletReady",
+          message: "fake",
+          lastHeartbeatTime: now,
+          lastTransitionTime: now,
+        },
+      ],
     };
     await client.create(R.nodes, {
       apiVersion: "v1",
@@ -67,20 +88,34 @@ describe.skipIf(skip)("DaemonSet controller (real apiserver, in-process controll
 
   const listPods = async () => (await client.list<Pod>({ ...R.pods, namespace: NS })).items;
   const live = (pods: Pod[]) => pods.filter((p) => !p.metadata.deletionTimestamp);
-  const getDs = () => client.get<KubeObject & { status?: Record<string, number> }>({ ...R.daemonsets, namespace: NS, name: "agent" });
+  const getDs = () =>
+    client.get<KubeObject & { status?: Record<string, number> }>({
+      ...R.daemonsets,
+      namespace: NS,
+      name: "agent",
+    });
 
   /** one pass of the fake kubelet */
   async function kubeletPass(): Promise<void> {
     for (const p of await listPods()) {
       if (!p.spec.nodeName) continue;
       if (p.metadata.deletionTimestamp) {
-        await client.delete({ ...R.pods, namespace: NS, name: p.metadata.name! }, { gracePeriodSeconds: 0 }).catch(() => {});
+        await client
+          .delete({ ...R.pods, namespace: NS, name: p.metadata.name! }, { gracePeriodSeconds: 0 })
+          .catch(() => {});
       } else if (!isReady(p)) {
         const ip = `10.244.1.${ipSeq++}`;
         await client
           .patch(
             { ...R.pods, namespace: NS, name: p.metadata.name!, subresource: "status" },
-            { status: { phase: "Running", podIP: ip, podIPs: [{ ip }], conditions: [{ type: "Ready", status: "True", lastTransitionTime: ts() }] } },
+            {
+              status: {
+                phase: "Running",
+                podIP: ip,
+                podIPs: [{ ip }],
+                conditions: [{ type: "Ready", status: "True", lastTransitionTime: ts() }],
+              },
+            },
             { type: "merge" },
           )
           .catch(() => {});
@@ -97,7 +132,9 @@ describe.skipIf(skip)("DaemonSet controller (real apiserver, in-process controll
       bindAddress: "",
       logger: createLogger("controller-manager", process.env.KUBEPLANE_LOG_LEVEL ?? "warn"),
     });
-    client = new RestClient(loadClusterConnection({ kubeconfig: api.kubeconfig }), { component: "daemonset-e2e" });
+    client = new RestClient(loadClusterConnection({ kubeconfig: api.kubeconfig }), {
+      component: "daemonset-e2e",
+    });
     await client.create(R.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
     for (const n of ["n1", "n2", "n3"]) await addNode(n);
     let running = false;
@@ -110,19 +147,22 @@ describe.skipIf(skip)("DaemonSet controller (real apiserver, in-process controll
           running = false;
         });
     }, 100);
-    await client.create({ ...R.daemonsets, namespace: NS }, {
-      apiVersion: "apps/v1",
-      kind: "DaemonSet",
-      metadata: { name: "agent", namespace: NS },
-      spec: {
-        selector: { matchLabels: { app: "agent" } },
-        updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
-        template: {
-          metadata: { labels: { app: "agent" } },
-          spec: { containers: [{ name: "agent", image: "agent:1" }] },
+    await client.create(
+      { ...R.daemonsets, namespace: NS },
+      {
+        apiVersion: "apps/v1",
+        kind: "DaemonSet",
+        metadata: { name: "agent", namespace: NS },
+        spec: {
+          selector: { matchLabels: { app: "agent" } },
+          updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
+          template: {
+            metadata: { labels: { app: "agent" } },
+            spec: { containers: [{ name: "agent", image: "agent:1" }] },
+          },
         },
       },
-    });
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -139,7 +179,11 @@ describe.skipIf(skip)("DaemonSet controller (real apiserver, in-process controll
     });
     expect(pods.map((p) => p.spec.nodeName).sort()).toEqual(["n1", "n2", "n3"]);
     for (const p of pods) {
-      expect(p.metadata.ownerReferences?.[0]).toMatchObject({ kind: "DaemonSet", name: "agent", controller: true });
+      expect(p.metadata.ownerReferences?.[0]).toMatchObject({
+        kind: "DaemonSet",
+        name: "agent",
+        controller: true,
+      });
       expect(p.metadata.labels?.["controller-revision-hash"]).toBeTruthy();
       const tol = (p.spec.tolerations ?? []).map((t) => `${t.key}:${t.effect}`);
       expect(tol).toEqual(
@@ -197,7 +241,9 @@ describe.skipIf(skip)("DaemonSet controller (real apiserver, in-process controll
     const sampler = (async () => {
       while (sampling) {
         const pods = live(await listPods());
-        const available = eligible.filter((n) => pods.some((p) => p.spec.nodeName === n && isReady(p))).length;
+        const available = eligible.filter((n) =>
+          pods.some((p) => p.spec.nodeName === n && isReady(p)),
+        ).length;
         minAvailable = Math.min(minAvailable, available);
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -224,7 +270,12 @@ describe.skipIf(skip)("DaemonSet controller (real apiserver, in-process controll
     );
     sampling = false;
     await sampler;
-    expect(ds.status).toMatchObject({ desiredNumberScheduled: 4, currentNumberScheduled: 4, updatedNumberScheduled: 4, numberReady: 4 });
+    expect(ds.status).toMatchObject({
+      desiredNumberScheduled: 4,
+      currentNumberScheduled: 4,
+      updatedNumberScheduled: 4,
+      numberReady: 4,
+    });
     expect(minAvailable).toBeGreaterThanOrEqual(3);
     expect((await listPods()).map((p) => p.spec.nodeName).sort()).toEqual(eligible);
   });
@@ -245,7 +296,11 @@ describe.skipIf(skip)("DaemonSet controller (real apiserver, in-process controll
       { type: "strategic" },
     );
     await until("no pods (no node has the label)", async () => live(await listPods()).length === 0);
-    await client.patch({ ...R.nodes, name: "n2" }, { metadata: { labels: { role: "agent" } } }, { type: "merge" });
+    await client.patch(
+      { ...R.nodes, name: "n2" },
+      { metadata: { labels: { role: "agent" } } },
+      { type: "merge" },
+    );
     const pods = await until("pod on n2 only", async () => {
       const p = live(await listPods());
       return p.length === 1 && p[0]!.spec.nodeName === "n2" ? p : undefined;
