@@ -64,10 +64,20 @@ function r(
   return info;
 }
 
-const scale: Subresource = { name: "scale", kind: "Scale", group: "autoscaling", version: "v1", verbs: ["get", "patch", "update"] };
+const scale: Subresource = {
+  name: "scale",
+  kind: "Scale",
+  group: "autoscaling",
+  version: "v1",
+  verbs: ["get", "patch", "update"],
+};
 
 export const RESOURCES: readonly ResourceInfo[] = [
-  r("", "v1", "namespaces", "Namespace", false, { shortNames: ["ns"], verbs: NO_COLLECTION, subresources: [STATUS] }),
+  r("", "v1", "namespaces", "Namespace", false, {
+    shortNames: ["ns"],
+    verbs: NO_COLLECTION,
+    subresources: [STATUS],
+  }),
   r("", "v1", "pods", "Pod", true, {
     shortNames: ["po"],
     categories: ["all"],
@@ -78,7 +88,11 @@ export const RESOURCES: readonly ResourceInfo[] = [
       { name: "log", kind: "Pod", verbs: ["get"] },
     ],
   }),
-  r("", "v1", "services", "Service", true, { shortNames: ["svc"], categories: ["all"], subresources: [STATUS] }),
+  r("", "v1", "services", "Service", true, {
+    shortNames: ["svc"],
+    categories: ["all"],
+    subresources: [STATUS],
+  }),
   r("", "v1", "endpoints", "Endpoints", true, { shortNames: ["ep"], singular: "endpoints" }),
   r("", "v1", "nodes", "Node", false, { shortNames: ["no"], subresources: [STATUS] }),
   r("", "v1", "configmaps", "ConfigMap", true, { shortNames: ["cm"] }),
@@ -102,7 +116,11 @@ export const RESOURCES: readonly ResourceInfo[] = [
     categories: ["all"],
     subresources: [STATUS, scale],
   }),
-  r("apps", "v1", "daemonsets", "DaemonSet", true, { shortNames: ["ds"], categories: ["all"], subresources: [STATUS] }),
+  r("apps", "v1", "daemonsets", "DaemonSet", true, {
+    shortNames: ["ds"],
+    categories: ["all"],
+    subresources: [STATUS],
+  }),
   r("networking.k8s.io", "v1", "ingresses", "Ingress", true, { shortNames: ["ing"], subresources: [STATUS] }),
   r("networking.k8s.io", "v1", "ingressclasses", "IngressClass", false),
   r("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", true, {

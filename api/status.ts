@@ -32,7 +32,14 @@ export interface Status {
   status: "Success" | "Failure";
   message?: string;
   reason?: StatusReason;
-  details?: { name?: string; group?: string; kind?: string; uid?: string; causes?: StatusCause[]; retryAfterSeconds?: number };
+  details?: {
+    name?: string;
+    group?: string;
+    kind?: string;
+    uid?: string;
+    causes?: StatusCause[];
+    retryAfterSeconds?: number;
+  };
   code: number;
 }
 
@@ -76,7 +83,8 @@ export const errors = {
       group,
       kind: resource,
     }),
-  pathNotFound: (path: string) => new StatusError(404, "NotFound", `the server could not find the requested resource (${path})`),
+  pathNotFound: (path: string) =>
+    new StatusError(404, "NotFound", `the server could not find the requested resource (${path})`),
   alreadyExists: (group: string, resource: string, name: string) =>
     new StatusError(409, "AlreadyExists", `${qualified(group, resource)} "${name}" already exists`, {
       name,
@@ -103,14 +111,24 @@ export const errors = {
   notAcceptable: (message: string) => new StatusError(406, "NotAcceptable", message),
   tooLarge: (message: string) => new StatusError(413, "RequestEntityTooLarge", message),
   unsupportedMediaType: (type: string) =>
-    new StatusError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got ${type})`),
+    new StatusError(
+      415,
+      "UnsupportedMediaType",
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got ${type})`,
+    ),
   internal: (message: string) => new StatusError(500, "InternalError", `Internal error occurred: ${message}`),
   unavailable: (message: string) => new StatusError(503, "ServiceUnavailable", message),
 };
 
 /** A field error in the style of k8s.io/apimachinery field.Error: reason FieldValueInvalid etc. */
 export function fieldError(
-  type: "FieldValueInvalid" | "FieldValueRequired" | "FieldValueNotSupported" | "FieldValueDuplicate" | "FieldValueForbidden" | "FieldValueTooLong",
+  type:
+    | "FieldValueInvalid"
+    | "FieldValueRequired"
+    | "FieldValueNotSupported"
+    | "FieldValueDuplicate"
+    | "FieldValueForbidden"
+    | "FieldValueTooLong",
   field: string,
   message: string,
 ): StatusCause {

@@ -2,7 +2,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseYaml } from "yaml";
 import { isPlainObject } from "../api/object.js";
-import { decodeKubernetesProtobuf, PROTOBUF_CONTENT_TYPE, ProtobufDecodeError } from "../api/protobuf/decode.js";
+import {
+  decodeKubernetesProtobuf,
+  PROTOBUF_CONTENT_TYPE,
+  ProtobufDecodeError,
+} from "../api/protobuf/decode.js";
 import { errors, type Status, StatusError } from "../api/status.js";
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;

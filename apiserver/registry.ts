@@ -9,8 +9,8 @@
 import { applyDefaults } from "../api/defaults.js";
 import type { KubeList, KubeObject, ManagedFieldsEntry } from "../api/object.js";
 import { type FieldManagerOptions, updateManagedFields } from "../api/patch/managed-fields.js";
-import { schemaForKind } from "../api/schema.js";
 import { apiVersionOf, type ResourceInfo } from "../api/resources.js";
+import { schemaForKind } from "../api/schema.js";
 import { errors, StatusError } from "../api/status.js";
 import { validateCreate, validateUpdate } from "../api/validation.js";
 import { deepClone, generateNameSuffix, newUid, nowTimestamp, sameJson, specPart } from "./object-meta.js";

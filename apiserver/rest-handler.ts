@@ -225,7 +225,7 @@ function deleteOptions(q: Query, body: Record<string, unknown> | undefined): Del
   return opts;
 }
 
-function scaleOf(info: ResourceInfo, obj: KubeObject): KubeObject {
+function scaleOf(obj: KubeObject): KubeObject {
   const spec = (obj.spec ?? {}) as Record<string, unknown>;
   const status = (obj.status ?? {}) as Record<string, unknown>;
   const selector = isPlainObject(spec.selector)
@@ -763,7 +763,7 @@ export class RestHandler {
   ): Promise<void> {
     if (ri.verb === "get") {
       const obj = await this.registry.get(info, ri.namespace, ri.name!);
-      sendJson(res, 200, scaleOf(info, obj));
+      sendJson(res, 200, scaleOf(obj));
       return;
     }
     const dryRun = dryRunParam(q);
@@ -783,7 +783,7 @@ export class RestHandler {
       ri.namespace,
       ri.name!,
       (cur) => {
-        const next = desired(scaleOf(info, cur));
+        const next = desired(scaleOf(cur));
         const replicas = (next.spec as Record<string, unknown> | undefined)?.replicas;
         if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
           throw errors.invalid("autoscaling", "Scale", ri.name!, [
@@ -803,7 +803,7 @@ export class RestHandler {
       },
       { dryRun, fieldManager: manager, subresource: "scale" },
     );
-    sendJson(res, 200, scaleOf(info, updated));
+    sendJson(res, 200, scaleOf(updated));
   }
 
   private async binding(

@@ -9,7 +9,13 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import type { KubeObject } from "../api/object.js";
-import { OPENAPI_V2_PROTOBUF_CONTENT_TYPE, openapiV2, openapiV2Protobuf, openapiV3GroupVersion, openapiV3Index } from "../api/openapi.js";
+import {
+  OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
+  openapiV2,
+  openapiV2Protobuf,
+  openapiV3GroupVersion,
+  openapiV3Index,
+} from "../api/openapi.js";
 import { findResource, RESOURCES } from "../api/resources.js";
 import { errors, StatusError } from "../api/status.js";
 import { createLogger, type Logger } from "../cli/logger.js";
@@ -292,7 +298,10 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
       if (/com\.github\.proto-openapi\.spec\.v2/.test(accept)) {
         // kubectl asks for gnostic's protobuf encoding only
         const body = openapiV2Protobuf();
-        res.writeHead(200, { "Content-Type": OPENAPI_V2_PROTOBUF_CONTENT_TYPE, "Content-Length": body.byteLength });
+        res.writeHead(200, {
+          "Content-Type": OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
+          "Content-Length": body.byteLength,
+        });
         res.end(body);
         return "openapi";
       }

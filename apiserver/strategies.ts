@@ -234,11 +234,17 @@ function carryAllocatedValues(spec: Obj, oldSpec: Obj): void {
     const oldPorts = (oldSpec.ports as ServicePort[] | undefined) ?? [];
     for (const p of (spec.ports as ServicePort[] | undefined) ?? []) {
       if (p.nodePort) continue;
-      const match = oldPorts.find((o) => o.port === p.port && (o.protocol ?? "TCP") === (p.protocol ?? "TCP"));
+      const match = oldPorts.find(
+        (o) => o.port === p.port && (o.protocol ?? "TCP") === (p.protocol ?? "TCP"),
+      );
       if (match?.nodePort) p.nodePort = match.nodePort;
     }
   }
-  if (spec.healthCheckNodePort === undefined && oldSpec.healthCheckNodePort !== undefined && spec.externalTrafficPolicy === "Local") {
+  if (
+    spec.healthCheckNodePort === undefined &&
+    oldSpec.healthCheckNodePort !== undefined &&
+    spec.externalTrafficPolicy === "Local"
+  ) {
     spec.healthCheckNodePort = oldSpec.healthCheckNodePort;
   }
 }

@@ -3,8 +3,9 @@
  * as autoscaling/v2, events.k8s.io/v1 Events as core/v1 Events. These two functions move an
  * object between the version a request speaks and the version kept in storage.
  */
-import { applyDefaults } from "../api/defaults.js";
+
 import { eventCoreToEventsV1, eventsV1ToCore, hpaV1ToV2, hpaV2ToV1 } from "../api/conversion.js";
+import { applyDefaults } from "../api/defaults.js";
 import type { KubeObject } from "../api/object.js";
 import { apiVersionOf, type ResourceInfo } from "../api/resources.js";
 

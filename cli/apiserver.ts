@@ -7,18 +7,53 @@ import { createLogger } from "./logger.js";
 import { untilSignal } from "./signals.js";
 
 export const apiserverFlags = {
-  "data-dir": { type: "string", default: ".data/apiserver", help: "directory for the SQLite database, PKI and kubeconfig" },
+  "data-dir": {
+    type: "string",
+    default: ".data/apiserver",
+    help: "directory for the SQLite database, PKI and kubeconfig",
+  },
   "bind-address": { type: "string", default: "127.0.0.1", help: "address to serve HTTPS on" },
-  "secure-port": { type: "int", default: 6443, help: "HTTPS port", check: (v) => { if ((v as number) < 0 || (v as number) > 65535) throw new Error("must be 0-65535"); } },
+  "secure-port": {
+    type: "int",
+    default: 6443,
+    help: "HTTPS port",
+    check: (v) => {
+      if ((v as number) < 0 || (v as number) > 65535) throw new Error("must be 0-65535");
+    },
+  },
   "advertise-address": { type: "string", help: "address published in the default/kubernetes endpoints" },
   "etcd-servers": { type: "list", help: "etcd v3 endpoints (http://127.0.0.1:2379,...); SQLite when empty" },
-  "service-cluster-ip-range": { type: "string", default: "10.96.0.0/12", help: "CIDR(s) for Service ClusterIPs (comma-separated for dual-stack)", check: (v) => { for (const c of String(v).split(",")) parseCIDR(c.trim()); } },
-  "service-node-port-range": { type: "string", default: "30000-32767", help: "port range for NodePort Services", check: (v) => { parsePortRange(String(v)); } },
-  "token-auth-file": { type: "string", help: "static bearer tokens (kube-apiserver CSV format: token,user,uid,\"group1,group2\")" },
+  "service-cluster-ip-range": {
+    type: "string",
+    default: "10.96.0.0/12",
+    help: "CIDR(s) for Service ClusterIPs (comma-separated for dual-stack)",
+    check: (v) => {
+      for (const c of String(v).split(",")) parseCIDR(c.trim());
+    },
+  },
+  "service-node-port-range": {
+    type: "string",
+    default: "30000-32767",
+    help: "port range for NodePort Services",
+    check: (v) => {
+      parsePortRange(String(v));
+    },
+  },
+  "token-auth-file": {
+    type: "string",
+    help: 'static bearer tokens (kube-apiserver CSV format: token,user,uid,"group1,group2")',
+  },
   "tls-cert-file": { type: "string", help: "serving certificate (default: generated into --data-dir)" },
   "tls-private-key-file": { type: "string", help: "serving key" },
-  "client-ca-file": { type: "string", help: "CA for client certificates (default: the generated cluster CA)" },
-  "min-request-timeout": { type: "int", default: 1800, help: "minimum seconds a watch stays open when the client names no timeout" },
+  "client-ca-file": {
+    type: "string",
+    help: "CA for client certificates (default: the generated cluster CA)",
+  },
+  "min-request-timeout": {
+    type: "int",
+    default: 1800,
+    help: "minimum seconds a watch stays open when the client names no timeout",
+  },
 } satisfies FlagSpecs;
 
 export async function main(argv: string[]): Promise<void> {

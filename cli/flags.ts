@@ -46,7 +46,8 @@ function convert(name: string, spec: FlagSpec, raw: string): FlagValue {
     case "string":
       return raw;
     case "int": {
-      if (!/^-?\d+$/.test(raw)) throw new FlagError(`invalid value "${raw}" for flag --${name}: not an integer`);
+      if (!/^-?\d+$/.test(raw))
+        throw new FlagError(`invalid value "${raw}" for flag --${name}: not an integer`);
       return Number(raw);
     }
     case "bool":

@@ -1,5 +1,5 @@
 /** One JSON logger per daemon (pino), level from --v / KUBEPLANE_LOG_LEVEL. */
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 export type { Logger };
 

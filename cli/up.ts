@@ -37,7 +37,9 @@ export async function main(argv: string[]): Promise<void> {
     logger: createLogger("controller-manager"),
   });
   log.info({ kubeconfig }, `cluster is up: export KUBECONFIG=${kubeconfig}`);
-  process.stderr.write(`\ncluster is up (apiserver, scheduler, controller-manager). Try:\n  export KUBECONFIG=${kubeconfig}\n  kubectl get namespaces\n\n`);
+  process.stderr.write(
+    `\ncluster is up (apiserver, scheduler, controller-manager). Try:\n  export KUBECONFIG=${kubeconfig}\n  kubectl get namespaces\n\n`,
+  );
   const signal = await untilSignal();
   log.info({ signal }, "shutting down");
   await controllers.stop();

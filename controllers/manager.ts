@@ -3,10 +3,10 @@
  * one leader election for all of them (--leader-elect), workqueue metrics and /healthz.
  */
 import { hostname } from "node:os";
+import { createLogger, type Logger } from "../cli/logger.js";
 import { EventRecorder } from "../client/events.js";
 import { LeaderElector, loadClusterConnection, RestClient, SharedInformerFactory } from "../client/index.js";
 import { promWorkQueueMetrics } from "../client/workqueue-metrics.js";
-import { createLogger, type Logger } from "../cli/logger.js";
 import { newMetricsRegistry } from "../metrics/prom.js";
 import { serveOperatorEndpoints } from "../metrics/serve.js";
 import { selectControllers } from "./registry.js";
@@ -30,15 +30,24 @@ export interface RunningControllerManager {
 
 export async function run(opts: ControllerManagerOptions): Promise<RunningControllerManager> {
   const log = opts.logger ?? createLogger("controller-manager");
-  const options: ControllerOptions = { ...DEFAULT_CONTROLLER_OPTIONS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
+  const options: ControllerOptions = {
+    ...DEFAULT_CONTROLLER_OPTIONS,
+    ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+  };
   const controllers = selectControllers(opts.controllers ?? ["*"]);
-  const client = new RestClient(loadClusterConnection({ kubeconfig: opts.kubeconfig }), { component: "kube-controller-manager" });
+  const client = new RestClient(loadClusterConnection({ kubeconfig: opts.kubeconfig }), {
+    component: "kube-controller-manager",
+  });
   const metrics = newMetricsRegistry();
   const informers = new SharedInformerFactory(client, { logger: log });
   const ctx: ControllerContext = {
     client,
     informers,
-    recorder: (component) => new EventRecorder(client, { component, onError: (err) => log.warn({ err: String(err), component }, "event not recorded") }),
+    recorder: (component) =>
+      new EventRecorder(client, {
+        component,
+        onError: (err) => log.warn({ err: String(err), component }, "event not recorded"),
+      }),
     log,
     metrics,
     workqueueMetrics: promWorkQueueMetrics(metrics),
@@ -49,7 +58,12 @@ export async function run(opts: ControllerManagerOptions): Promise<RunningContro
   const operator =
     opts.bindAddress === ""
       ? undefined
-      : await serveOperatorEndpoints({ bindAddress: opts.bindAddress ?? "127.0.0.1:10257", registry: metrics, healthy: () => true, ready: () => leading });
+      : await serveOperatorEndpoints({
+          bindAddress: opts.bindAddress ?? "127.0.0.1:10257",
+          registry: metrics,
+          healthy: () => true,
+          ready: () => leading,
+        });
 
   const runAll = async (signal: AbortSignal) => {
     leading = true;
@@ -57,9 +71,20 @@ export async function run(opts: ControllerManagerOptions): Promise<RunningContro
     informers.start();
     await Promise.all(
       controllers.map((c) =>
-        c.run({ ...ctx, log: (log as Logger & { child?: (b: object) => Logger }).child?.({ controller: c.name }) ?? log }, signal).catch((err: unknown) => {
-          log.error({ controller: c.name, err: err instanceof Error ? err.stack : String(err) }, "controller failed");
-        }),
+        c
+          .run(
+            {
+              ...ctx,
+              log: (log as Logger & { child?: (b: object) => Logger }).child?.({ controller: c.name }) ?? log,
+            },
+            signal,
+          )
+          .catch((err: unknown) => {
+            log.error(
+              { controller: c.name, err: err instanceof Error ? err.stack : String(err) },
+              "controller failed",
+            );
+          }),
       ),
     );
   };

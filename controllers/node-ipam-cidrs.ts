@@ -85,11 +85,9 @@ export function overlappingIndexes(pool: SubnetPool, cidr: string, limit = 1 << 
     return [];
   }
   if (c.family !== pool.cluster.family) return [];
-  // biome-ignore lint/complexity/useMathMinMax: bigint (Math.max does not take bigints)
   const lo = c.network > pool.cluster.network ? c.network : pool.cluster.network;
   const hiC = c.network + c.size;
   const hiP = pool.cluster.network + pool.cluster.size;
-  // biome-ignore lint/complexity/useMathMinMax: bigint (Math.min does not take bigints)
   const hi = hiC < hiP ? hiC : hiP;
   if (lo >= hi) return [];
   const shift = BigInt((pool.cluster.family === 4 ? 32 : 128) - pool.maskSize);

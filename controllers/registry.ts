@@ -22,7 +22,8 @@ export function selectControllers(spec: string[]): Controller[] {
     if (s === "*") for (const c of CONTROLLERS) names.add(c.name);
     else if (s.startsWith("-")) names.delete(s.slice(1));
     else {
-      if (!CONTROLLERS.some((c) => c.name === s)) throw new Error(`unknown controller "${s}" (known: ${CONTROLLERS.map((c) => c.name).join(", ")})`);
+      if (!CONTROLLERS.some((c) => c.name === s))
+        throw new Error(`unknown controller "${s}" (known: ${CONTROLLERS.map((c) => c.name).join(", ")})`);
       names.add(s);
     }
   }

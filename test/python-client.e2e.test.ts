@@ -18,7 +18,11 @@ async function pythonHasKubernetes(): Promise<boolean> {
   }
 }
 
-const missing = builtCliMissing() ?? ((await pythonHasKubernetes()) ? undefined : "python3-kubernetes is not installed for /usr/bin/python3 (Debian python3-kubernetes)");
+const missing =
+  builtCliMissing() ??
+  ((await pythonHasKubernetes())
+    ? undefined
+    : "python3-kubernetes is not installed for /usr/bin/python3 (Debian python3-kubernetes)");
 
 const SCRIPT = `
 import json, sys, threading

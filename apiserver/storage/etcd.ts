@@ -238,7 +238,12 @@ class EtcdStorage implements Storage {
     const limit = opts.limit && opts.limit > 0 ? opts.limit : 0;
     let res: Awaited<ReturnType<EtcdClient["kv"]["range"]>>;
     try {
-      res = await this.client.kv.range({ key: start, range_end: rangeEnd, limit: limit || LIST_PAGE, revision });
+      res = await this.client.kv.range({
+        key: start,
+        range_end: rangeEnd,
+        limit: limit || LIST_PAGE,
+        revision,
+      });
     } catch (err) {
       throw await this.mapError(err, revision);
     }
@@ -250,7 +255,12 @@ class EtcdStorage implements Storage {
       while (more) {
         const after = Buffer.concat([Buffer.from(res.kvs[res.kvs.length - 1]!.key), Buffer.from([0])]);
         try {
-          res = await this.client.kv.range({ key: after, range_end: rangeEnd, limit: LIST_PAGE, revision: readAt });
+          res = await this.client.kv.range({
+            key: after,
+            range_end: rangeEnd,
+            limit: LIST_PAGE,
+            revision: readAt,
+          });
         } catch (err) {
           throw await this.mapError(err, readAt);
         }

@@ -23,20 +23,32 @@ export interface ApiserverProcess {
 }
 
 export function builtCliMissing(): string | undefined {
-  return existsSync(CLI) ? undefined : `dist/cli/main.js is missing: run "npm run build" first (npm test does)`;
+  return existsSync(CLI)
+    ? undefined
+    : `dist/cli/main.js is missing: run "npm run build" first (npm test does)`;
 }
 
-export async function startApiserver(extraArgs: string[] = [], opts: { dataDir?: string; keepDataDir?: boolean } = {}): Promise<ApiserverProcess> {
+export async function startApiserver(
+  extraArgs: string[] = [],
+  opts: { dataDir?: string; keepDataDir?: boolean } = {},
+): Promise<ApiserverProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "kubeplane-apiserver-"));
-  const child = spawn(process.execPath, [CLI, "apiserver", "--data-dir", dataDir, "--secure-port", "0", ...extraArgs], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, KUBEPLANE_LOG_LEVEL: process.env.KUBEPLANE_LOG_LEVEL ?? "info" },
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, "apiserver", "--data-dir", dataDir, "--secure-port", "0", ...extraArgs],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, KUBEPLANE_LOG_LEVEL: process.env.KUBEPLANE_LOG_LEVEL ?? "info" },
+    },
+  );
   const logs: string[] = [];
   const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
   createInterface({ input: child.stderr! }).on("line", (l) => logs.push(l));
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`apiserver did not become ready in 60 s:\n${logs.slice(-20).join("\n")}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`apiserver did not become ready in 60 s:\n${logs.slice(-20).join("\n")}`)),
+      60_000,
+    );
     createInterface({ input: child.stdout! }).on("line", (line) => {
       logs.push(line);
       try {

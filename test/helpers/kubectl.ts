@@ -13,7 +13,9 @@ export const KUBECTLS = [
 ];
 
 export function missingKubectl(path: string): string | undefined {
-  return existsSync(path) ? undefined : `kubectl not found at ${path} (the cloud SDK's kubectl versions are needed)`;
+  return existsSync(path)
+    ? undefined
+    : `kubectl not found at ${path} (the cloud SDK's kubectl versions are needed)`;
 }
 
 export interface KubectlResult {
@@ -23,9 +25,15 @@ export interface KubectlResult {
 }
 
 export function kubectl(bin: string, kubeconfig: string) {
-  return async (args: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): Promise<KubectlResult> => {
+  return async (
+    args: string[],
+    opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {},
+  ): Promise<KubectlResult> => {
     try {
-      const p = run(bin, ["--kubeconfig", kubeconfig, ...args], { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 });
+      const p = run(bin, ["--kubeconfig", kubeconfig, ...args], {
+        timeout: opts.timeoutMs ?? 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+      });
       if (opts.input !== undefined) {
         p.child.stdin!.end(opts.input);
       }
@@ -33,7 +41,11 @@ export function kubectl(bin: string, kubeconfig: string) {
       return { stdout, stderr, code: 0 };
     } catch (e) {
       const err = e as { stdout?: string; stderr?: string; code?: number };
-      const res = { stdout: err.stdout ?? "", stderr: err.stderr ?? String(e), code: typeof err.code === "number" ? err.code : 1 };
+      const res = {
+        stdout: err.stdout ?? "",
+        stderr: err.stderr ?? String(e),
+        code: typeof err.code === "number" ? err.code : 1,
+      };
       if (opts.allowFail) return res;
       throw new Error(`kubectl ${args.join(" ")} failed (${res.code}): ${res.stderr}\n${res.stdout}`);
     }

@@ -12,7 +12,11 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
-export async function waitUntil<T>(fn: () => Promise<T | undefined> | T | undefined, ms: number, what: string): Promise<T> {
+export async function waitUntil<T>(
+  fn: () => Promise<T | undefined> | T | undefined,
+  ms: number,
+  what: string,
+): Promise<T> {
   const end = Date.now() + ms;
   let last: unknown;
   while (Date.now() < end) {
