@@ -434,73 +434,14 @@ export interface InProcessControllers {
   stop(): Promise<void>;
 }
 
-/**
- * Runs the named controllers in this process against `kubeconfig`: through the real
- * controller-manager (`controllers/manager.ts`) when every controller module can be loaded, else
- * (while other controllers are still being written) with the same wiring built here from just the
- * modules named, so tests of one controller do not depend on all the others compiling.
- */
+/** Runs the named controllers in this process through the real controller-manager. */
 export async function startControllers(
   kubeconfig: string,
   names: string[],
   options: Partial<ControllerOptions> = {},
 ): Promise<InProcessControllers> {
   const { createLogger } = await import("../../cli/logger.js");
+  const { run } = await import("../../controllers/manager.js");
   const logger = createLogger("controller-manager", process.env.KUBEPLANE_LOG_LEVEL ?? "warn");
-  let manager: typeof import("../../controllers/manager.js") | undefined;
-  try {
-    manager = await import("../../controllers/manager.js");
-  } catch (err) {
-    // some controller module does not load yet: run just the ones asked for
-    logger.warn(
-      { err: String(err).split("\n")[0] },
-      "controller-manager does not load; running controllers directly",
-    );
-  }
-  if (manager) return manager.run({ kubeconfig, controllers: names, bindAddress: "", logger, ...options });
-  const MODULES: Record<string, string> = {
-    nodeipam: "../../controllers/node-ipam.js",
-    nodelifecycle: "../../controllers/node-lifecycle.js",
-    garbagecollector: "../../controllers/garbage-collector.js",
-    namespace: "../../controllers/namespace.js",
-    serviceaccount: "../../controllers/serviceaccount.js",
-  };
-  for (const n of names) {
-    if (!MODULES[n]) throw new Error(`controller ${n} cannot run without controllers/manager.ts`);
-    await import(MODULES[n]!);
-  }
-  const { allControllers } = await import("../../controllers/registry.js");
-  const { DEFAULT_CONTROLLER_OPTIONS } = await import("../../controllers/types.js");
-  const { EventRecorder } = await import("../../client/events.js");
-  const { SharedInformerFactory, promWorkQueueMetrics } = await import("../../client/index.js");
-  const { Registry } = await import("prom-client");
-  const client = new RestClient(loadClusterConnection({ kubeconfig }), {
-    component: "kube-controller-manager",
-  });
-  const informers = new SharedInformerFactory(client, { logger });
-  const metrics = new Registry();
-  const ctx = {
-    client,
-    informers,
-    recorder: (component: string) => new EventRecorder(client, { component }),
-    log: logger,
-    metrics,
-    workqueueMetrics: promWorkQueueMetrics(metrics),
-    options: { ...DEFAULT_CONTROLLER_OPTIONS, ...options },
-  };
-  const stop = new AbortController();
-  informers.start();
-  const done = Promise.all(
-    allControllers()
-      .filter((c) => names.includes(c.name))
-      .map((c) => c.run(ctx, stop.signal)),
-  );
-  return {
-    async stop() {
-      stop.abort();
-      await done;
-      await informers.stop();
-      await client.close();
-    },
-  };
+  return run({ kubeconfig, controllers: names, bindAddress: "", logger, ...options });
 }
