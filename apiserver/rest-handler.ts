@@ -262,6 +262,11 @@ function drained(res: ServerResponse): Promise<boolean> {
   });
 }
 
+/** a JSON response with one Warning header per distinct warning */
+function respond(res: ServerResponse, code: number, body: unknown, warnings: string[]): void {
+  sendJson(res, code, body, warnings.length ? { Warning: [...new Set(warnings)].map(warningHeader) } : {});
+}
+
 export class RestHandler {
   constructor(private readonly ctx: RestContext) {}
 
@@ -467,6 +472,23 @@ export class RestHandler {
     return `{"type":"${item.type}","object":${JSON.stringify(out)}}\n`;
   }
 
+  /** the body of a create or update: decoded, type meta and fields checked, namespace matched */
+  private async decodeObject(
+    req: IncomingMessage,
+    ri: RequestInfo,
+    info: ResourceInfo,
+    mode: FieldValidation,
+  ): Promise<{ obj: KubeObject; warnings: string[] }> {
+    const { value } = await decodeBody(req, ["json", "yaml"]);
+    const body = requireObject(value);
+    checkTypeMeta(info, body);
+    const warnings = checkFields(info, body, mode);
+    const obj = body as unknown as KubeObject;
+    obj.metadata ??= {};
+    checkNamespace(info, ri, obj);
+    return { obj, warnings };
+  }
+
   private async create(
     req: IncomingMessage,
     res: ServerResponse,
@@ -476,22 +498,10 @@ export class RestHandler {
   ): Promise<void> {
     const neg = negotiate(req.headers.accept);
     const dryRun = dryRunParam(q);
-    const mode = fieldValidationParam(q);
     const manager = fieldManagerParam(q, false) ?? defaultFieldManager(req);
-    const { value } = await decodeBody(req, ["json", "yaml"]);
-    const body = requireObject(value);
-    checkTypeMeta(info, body);
-    const warnings = checkFields(info, body, mode);
-    const obj = body as unknown as KubeObject;
-    obj.metadata ??= {};
-    checkNamespace(info, ri, obj);
+    const { obj, warnings } = await this.decodeObject(req, ri, info, fieldValidationParam(q));
     const created = await this.registry.create(info, ri.namespace, obj, { dryRun, fieldManager: manager });
-    sendJson(
-      res,
-      201,
-      represent(info, neg, created, q),
-      warnings.length ? { Warning: warnings.map(warningHeader) } : {},
-    );
+    respond(res, 201, represent(info, neg, created, q), warnings);
   }
 
   private async update(
@@ -504,15 +514,8 @@ export class RestHandler {
   ): Promise<void> {
     const neg = negotiate(req.headers.accept);
     const dryRun = dryRunParam(q);
-    const mode = fieldValidationParam(q);
     const manager = fieldManagerParam(q, false) ?? defaultFieldManager(req);
-    const { value } = await decodeBody(req, ["json", "yaml"]);
-    const body = requireObject(value);
-    checkTypeMeta(info, body);
-    const warnings = checkFields(info, body, mode);
-    const obj = body as unknown as KubeObject;
-    obj.metadata ??= {};
-    checkNamespace(info, ri, obj);
+    const { obj, warnings } = await this.decodeObject(req, ri, info, fieldValidationParam(q));
     if (obj.metadata.name !== undefined && obj.metadata.name !== ri.name) {
       throw errors.badRequest(
         `the name of the object (${obj.metadata.name}) does not match the name on the URL (${ri.name})`,
@@ -523,12 +526,7 @@ export class RestHandler {
       fieldManager: manager,
       subresource,
     });
-    sendJson(
-      res,
-      200,
-      represent(info, neg, updated, q),
-      warnings.length ? { Warning: warnings.map(warningHeader) } : {},
-    );
+    respond(res, 200, represent(info, neg, updated, q), warnings);
   }
 
   /** the patched object; a missing object is only fine for server-side apply (it creates) */
@@ -614,12 +612,7 @@ export class RestHandler {
           fieldManager: manager,
           managedFields: result.managedFields,
         });
-        sendJson(
-          res,
-          201,
-          represent(info, neg, created, q),
-          warnings.length ? { Warning: warnings.map(warningHeader) } : {},
-        );
+        respond(res, 201, represent(info, neg, created, q), warnings);
         return;
       }
       const updated = await this.registry.update(
@@ -640,12 +633,7 @@ export class RestHandler {
         },
         { dryRun, fieldManager: manager, subresource, managedFields: "keep" },
       );
-      sendJson(
-        res,
-        200,
-        represent(info, neg, updated, q),
-        warnings.length ? { Warning: warnings.map(warningHeader) } : {},
-      );
+      respond(res, 200, represent(info, neg, updated, q), warnings);
       return;
     }
 
@@ -671,12 +659,7 @@ export class RestHandler {
       },
       { dryRun, fieldManager: manager, subresource },
     );
-    sendJson(
-      res,
-      200,
-      represent(info, neg, updated, q),
-      warnings.length ? { Warning: [...new Set(warnings)].map(warningHeader) } : {},
-    );
+    respond(res, 200, represent(info, neg, updated, q), warnings);
   }
 
   private async readDeleteBody(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {

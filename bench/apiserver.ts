@@ -16,7 +16,7 @@
 import { readFileSync } from "node:fs";
 import { Client, Pool } from "undici";
 import { startApiserverProcess } from "./apiserver-proc.js";
-import { etcdAvailable, startEtcd } from "./etcd.js";
+import { etcdAvailable, startEtcd } from "../test/helpers/etcd.js";
 import { bytes, ms, pool, progress, ratio, summarize, table } from "./stats.js";
 
 export interface ApiserverBenchOptions {

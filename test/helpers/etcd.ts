@@ -27,6 +27,8 @@ export interface EtcdOptions {
 
 export interface RunningEtcd {
   endpoints: string[];
+  /** the etcd process id (benchmarks read its CPU time from /proc) */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -127,5 +129,5 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<RunningEtcd> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { endpoints: [clientUrl], stop };
+  return { endpoints: [clientUrl], pid: child.pid!, stop };
 }
