@@ -12,6 +12,7 @@ import { loadClusterConnection, R, RestClient } from "../client/index.js";
 import type { RunningControllerManager } from "../controllers/manager.js";
 import { type ApiserverProcess, builtCliMissing, startApiserver } from "./helpers/apiserver.js";
 import { kubectl, missingKubectl } from "./helpers/kubectl.js";
+import { until } from "./helpers/net.js";
 
 const skip = builtCliMissing();
 const NS = "es-e2e";
@@ -42,26 +43,6 @@ interface EndpointsObj extends KubeObject {
     notReadyAddresses?: Address[];
     ports?: { name?: string; port: number; protocol?: string }[];
   }[];
-}
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-  stepMs = 50,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
 }
 
 function ts(d = new Date()): string {

@@ -8,29 +8,10 @@ import type { KubeObject, OwnerReference } from "../api/object.js";
 import { isNotFound, loadClusterConnection, R, RestClient } from "../client/index.js";
 import { type ApiserverProcess, builtCliMissing, startApiserver } from "./helpers/apiserver.js";
 import { type InProcessControllers, startControllers } from "./helpers/fake-nodes.js";
+import { until } from "./helpers/net.js";
 
 const skip = builtCliMissing();
 const NS = "gc-test";
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-  stepMs = 50,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
 
 function replicaSet(name: string): KubeObject {
   return {

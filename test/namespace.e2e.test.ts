@@ -14,29 +14,10 @@ import {
   startFakeNodes,
 } from "./helpers/fake-nodes.js";
 import { kubectl, missingKubectl } from "./helpers/kubectl.js";
+import { until } from "./helpers/net.js";
 
 const KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.27";
 const skip = builtCliMissing() ?? missingKubectl(KUBECTL);
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-  stepMs = 50,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
 
 describe.skipIf(skip)("namespace and serviceaccount controllers", () => {
   let api: ApiserverProcess;

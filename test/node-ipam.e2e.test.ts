@@ -8,28 +8,9 @@ import type { KubeObject } from "../api/object.js";
 import { loadClusterConnection, R, RestClient } from "../client/index.js";
 import { type ApiserverProcess, builtCliMissing, startApiserver } from "./helpers/apiserver.js";
 import { type FakeNodes, startControllers, startFakeNodes } from "./helpers/fake-nodes.js";
+import { until } from "./helpers/net.js";
 
 const skip = builtCliMissing();
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 15_000,
-  stepMs = 50,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
 
 const spec = (n: KubeObject) => (n.spec ?? {}) as { podCIDR?: string; podCIDRs?: string[] };
 

@@ -14,6 +14,7 @@ import {
   startControllers,
   startFakeNodes,
 } from "./helpers/fake-nodes.js";
+import { until } from "./helpers/net.js";
 
 const GRACE = 4000;
 const PERIOD = 500;
@@ -26,26 +27,6 @@ type Taint = { key: string; effect: string; timeAdded?: string };
 const conditions = (o: KubeObject) => ((o.status ?? {}) as { conditions?: Cond[] }).conditions ?? [];
 const cond = (o: KubeObject, type: string) => conditions(o).find((c) => c.type === type);
 const taints = (o: KubeObject) => ((o.spec ?? {}) as { taints?: Taint[] }).taints ?? [];
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-  stepMs = 100,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
 
 function pod(name: string, node: string, tolerations?: unknown[]): KubeObject {
   return {

@@ -12,21 +12,34 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
-export async function waitUntil<T>(
+/** polls fn until it returns something other than undefined/false; errors count as "not yet" */
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+  stepMs = 100,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`,
+      );
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+export function waitUntil<T>(
   fn: () => Promise<T | undefined> | T | undefined,
   ms: number,
   what: string,
 ): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+  return until(what, fn, ms, 200);
 }
