@@ -16,6 +16,7 @@ Benchmarks:
   apiserver   apiserver on SQLite and on etcd, figures next to the upstream SLOs
   scheduler      scheduler throughput and bind latency (bench/scheduler.ts; --help there)
   endpointslice  EndpointSlice controller (bench/endpointslice.ts)
+  dns            cluster DNS next to unbound, with dnsperf (bench/dns.ts)
   cpuprofile  FILE.cpuprofile [--top N]: self time by function and by module
 
 apiserver flags:
@@ -112,6 +113,11 @@ async function main(argv: string[]): Promise<void> {
     case "endpointslice": {
       const { benchEndpointSlice } = await import("./endpointslice.js");
       process.stdout.write(`\n${await benchEndpointSlice(rest)}`);
+      return;
+    }
+    case "dns": {
+      const { benchDns } = await import("./dns.js");
+      process.stdout.write(`\n${await benchDns(rest)}`);
       return;
     }
     default:

@@ -11,6 +11,8 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Main> }> = {
     help: "deployment, replicaset, daemonset, endpointslice, endpoints, node and gc controllers",
     load: async () => (await import("./controller-manager.js")).main,
   },
+  dns: { help: "cluster DNS (Kubernetes DNS spec 1.1.0) with upstream forwarding", load: async () => (await import("./dns.js")).main },
+  proxy: { help: "the Service VIP data plane (iptables, nftables)", load: async () => (await import("./proxy.js")).main },
   up: { help: "a local cluster with every daemon, in one process", load: async () => (await import("./up.js")).main },
 };
 
