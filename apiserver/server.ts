@@ -8,7 +8,6 @@ import { createServer as createHttpsServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
-import type { KubeObject } from "../api/object.js";
 import {
   OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
   openapiV2,
@@ -223,7 +222,7 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
   let shuttingDown = false;
   const serverAddress = () => `${advertise}:${port}`;
 
-  async function route(req: IncomingMessage, res: ServerResponse, user: UserInfo): Promise<string> {
+  async function route(req: IncomingMessage, res: ServerResponse, user: UserInfo): Promise<void> {
     const url = new URL(req.url ?? "/", "https://localhost");
     const path = url.pathname.replace(/\/+$/, "") || "/";
     const q = url.searchParams;
@@ -251,14 +250,14 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
         !(ri.group === "apiregistration.k8s.io")
       ) {
         await aggregator.proxy(req, res, claim, user);
-        return "proxy";
+        return;
       }
     }
     if (ri.isResourceRequest) {
       const info = findResource(ri.group, ri.version, ri.resource!);
       if (!info) throw errors.pathNotFound(path);
       await rest.handle(req, res, ri, info, q);
-      return ri.verb;
+      return;
     }
     if (req.method !== "GET" && req.method !== "HEAD")
       throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
@@ -273,25 +272,25 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
         });
         res.end(body);
       } else sendJson(res, 200, path === "/api" ? apiVersions(serverAddress()) : apiGroupList(groups));
-      return "discovery";
+      return;
     }
     if (ri.prefix === "api" && ri.version && ri.parts.length === 0) {
       const list = apiResourceList("", ri.version);
       if (!list) throw errors.pathNotFound(path);
       sendJson(res, 200, list);
-      return "discovery";
+      return;
     }
     if (ri.prefix === "apis" && ri.group && !ri.version) {
       const doc = apiGroup(ri.group, await aggregator.groupVersions(false));
       if (!doc) throw errors.pathNotFound(path);
       sendJson(res, 200, doc);
-      return "discovery";
+      return;
     }
     if (ri.prefix === "apis" && ri.group && ri.version && ri.parts.length === 0) {
       const list = apiResourceList(ri.group, ri.version);
       if (!list) throw errors.pathNotFound(path);
       sendJson(res, 200, list);
-      return "discovery";
+      return;
     }
     if (path === "/openapi/v2") {
       const accept = String(req.headers.accept ?? "");
@@ -303,27 +302,27 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
           "Content-Length": body.byteLength,
         });
         res.end(body);
-        return "openapi";
+        return;
       }
       if (accept && !/application\/json|\*\/\*/.test(accept)) {
         throw errors.notAcceptable("only application/json and gnostic protobuf are served for /openapi/v2");
       }
       sendJson(res, 200, openapiV2());
-      return "openapi";
+      return;
     }
     if (path === "/openapi/v3") {
       sendJson(res, 200, openapiV3Index());
-      return "openapi";
+      return;
     }
     if (path.startsWith("/openapi/v3/")) {
       const doc = openapiV3GroupVersion(path.slice("/openapi/v3/".length));
       if (!doc) throw errors.pathNotFound(path);
       sendJson(res, 200, doc, { "Cache-Control": "public, immutable" });
-      return "openapi";
+      return;
     }
     if (path === "/metrics") {
       sendText(res, 200, await metrics.metrics(), metrics.contentType);
-      return "metrics";
+      return;
     }
     throw errors.pathNotFound(path);
   }
@@ -358,19 +357,17 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
     const started = process.hrtime.bigint();
     const url = new URL(req.url ?? "/", "https://localhost");
     const path = url.pathname;
-    let verb = (req.method ?? "GET").toLowerCase();
     const ri = requestInfo(req.method ?? "GET", path.replace(/\/+$/, "") || "/", url.searchParams);
     try {
       if (isAnonymousAllowedPath(path)) {
         if (path === "/version") sendJson(res, 200, versionInfo());
         else health(path, url, res);
-        verb = "get";
         return;
       }
       if (!ready) throw errors.unavailable("the apiserver is starting");
       const user = authenticate(req as IncomingMessage & { socket: TLSSocket }, { tokens });
       if (!user) throw errors.unauthorized();
-      verb = await route(req, res, user);
+      await route(req, res, user);
     } catch (e) {
       if (e instanceof StatusError) {
         if (e.code >= 500) log.warn({ path, err: e.message }, "request failed");
@@ -395,7 +392,7 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
           component: "apiserver",
         };
         requestTotal.inc({ ...labels, code: String(res.statusCode) });
-        if (verb !== "watch")
+        if (ri.verb !== "watch")
           requestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
       }
     }
@@ -476,5 +473,3 @@ export async function run(opts: ApiserverOptions): Promise<RunningApiserver> {
     },
   };
 }
-
-export type { KubeObject };
