@@ -13,13 +13,24 @@ export const proxyFlags = {
     default: "iptables",
     help: "iptables, nftables or ipvs",
     check: (v) => {
-      if (!["iptables", "nftables", "ipvs"].includes(String(v))) throw new Error("want iptables, nftables or ipvs");
+      if (!["iptables", "nftables", "ipvs"].includes(String(v)))
+        throw new Error("want iptables, nftables or ipvs");
     },
   },
-  "cluster-cidr": { type: "string", help: "pod CIDR(s), comma-separated per family; traffic from outside is masqueraded" },
+  "cluster-cidr": {
+    type: "string",
+    help: "pod CIDR(s), comma-separated per family; traffic from outside is masqueraded",
+  },
   "masquerade-all": { type: "bool", default: false, help: "masquerade all traffic sent to Service IPs" },
-  "nodeport-addresses": { type: "list", help: "CIDRs NodePorts accept traffic on (default: every local address)" },
-  "healthz-bind-address": { type: "string", default: "0.0.0.0:10256", help: "address for /healthz and /livez" },
+  "nodeport-addresses": {
+    type: "list",
+    help: "CIDRs NodePorts accept traffic on (default: every local address)",
+  },
+  "healthz-bind-address": {
+    type: "string",
+    default: "0.0.0.0:10256",
+    help: "address for /healthz and /livez",
+  },
   "metrics-bind-address": { type: "string", default: "127.0.0.1:10249", help: "address for /metrics" },
   "iptables-sync-period": { type: "duration", default: "30s", help: "full resync at least this often" },
   "iptables-min-sync-period": { type: "duration", default: "1s", help: "sync at most this often" },

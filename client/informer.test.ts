@@ -134,6 +134,48 @@ describe("Informer", () => {
     expect(() => inf.byIndex("nope", "x")).toThrow(/no indexer/);
   });
 
+  it("applies the transform to listed and watched objects before storing, indexing and delivering them", async () => {
+    fake.upsert({
+      metadata: { name: "cm0", namespace: "a", labels: { idx: "0" } },
+      data: { big: "x".repeat(100) },
+    });
+    const seen: KubeObject[] = [];
+    const inf = newInformer({
+      transform: (o) => {
+        seen.push(o);
+        return {
+          metadata: {
+            name: o.metadata.name,
+            namespace: o.metadata.namespace,
+            resourceVersion: o.metadata.resourceVersion,
+            labels: o.metadata.labels,
+          },
+        };
+      },
+    });
+    inf.addIndexer("byLabel", (o) => [o.metadata.labels?.idx ?? "none"]);
+    const got: KubeObject[] = [];
+    inf.addEventHandler({
+      onAdd: (o) => got.push(o),
+      onUpdate: (_, o) => got.push(o),
+      onDelete: (o) => got.push(o),
+    });
+    inf.start();
+    await inf.waitForSync();
+    await fake.waitForWatches(1);
+    fake.upsert({ metadata: { name: "cm1", namespace: "a", labels: { idx: "1" } }, data: { big: "y" } });
+    fake.upsert({ metadata: { name: "cm0", namespace: "a", labels: { idx: "1" } }, data: { big: "z" } });
+    fake.remove("a", "cm1");
+    await until(() => got.length === 4, "4 events");
+    expect(seen.map((o) => (o as { data?: { big?: string } }).data?.big?.[0])).toEqual(["x", "y", "z", "y"]);
+    for (const o of got) expect(Object.keys(o)).toEqual(["metadata"]);
+    expect(inf.get("a/cm0")).toEqual({
+      metadata: { name: "cm0", namespace: "a", resourceVersion: expect.any(String), labels: { idx: "1" } },
+    });
+    expect(inf.byIndex("byLabel", "1").map(objectKey)).toEqual(["a/cm0"]);
+    expect(inf.keys()).toEqual(["a/cm0"]);
+  });
+
   it("re-watches from the last bookmark after a stream ends cleanly, without relisting", async () => {
     seed(1);
     const inf = newInformer();

@@ -102,9 +102,15 @@ export interface Logger {
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   /** for logs */
   name?: string;
+  /**
+   * Applied to every listed and watched object before it is stored, indexed or handed to the
+   * handlers (client-go's SetTransform): e.g. drop the fields a consumer never reads to save
+   * memory. Must keep metadata.name, namespace and resourceVersion.
+   */
+  transform?: (obj: T) => T;
   /** re-deliver onUpdate(obj, obj) for every object this often; 0/undefined: never */
   resyncPeriodMs?: number;
   /** list page size (limit); default 500; 0 = no pagination */
@@ -162,7 +168,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   constructor(
     private readonly source: ListerWatcher<T>,
-    private readonly opts: InformerOptions = {},
+    private readonly opts: InformerOptions<T> = {},
   ) {
     this.backoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF);
     this.log = opts.logger ?? silent;
@@ -445,6 +451,10 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   private async listAndReplace(signal: AbortSignal): Promise<void> {
     const pageSize = this.opts.pageSize ?? 500;
+    const transform = this.opts.transform;
+    // transformed page by page, so only one page of whole objects is held at a time
+    const itemsOf = (page: KubeList<T>): T[] =>
+      transform ? fillTypeMeta(page).map(transform) : fillTypeMeta(page);
     this.counters.lists++;
     let items: T[] = [];
     let rv = "";
@@ -458,14 +468,14 @@ export class Informer<T extends KubeObject = KubeObject> {
           // the continue token expired mid-list: fall back to one unpaginated list
           this.log.info({ informer: this.name }, "continue token expired, listing without pagination");
           page = await this.source.list({ signal });
-          items = fillTypeMeta(page);
+          items = itemsOf(page);
           rv = page.metadata?.resourceVersion ?? "";
           cont = undefined;
           break;
         }
         throw err;
       }
-      items.push(...fillTypeMeta(page));
+      items.push(...itemsOf(page));
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?.continue || undefined;
     } while (cont !== undefined && !signal.aborted);
@@ -504,17 +514,18 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (rv) this.rv = rv;
       return;
     }
-    const key = objectKey(ev.object);
+    const obj = this.opts.transform ? this.opts.transform(ev.object) : ev.object;
+    const key = objectKey(obj);
     const old = this.store.get(key);
     if (ev.type === "DELETED") {
       if (old) {
         this.remove(key);
-        this.emitDelete(ev.object, false);
+        this.emitDelete(obj, false);
       }
     } else {
-      this.put(key, ev.object);
-      if (old) this.emitUpdate(old, ev.object);
-      else this.emitAdd(ev.object, false);
+      this.put(key, obj);
+      if (old) this.emitUpdate(old, obj);
+      else this.emitAdd(obj, false);
     }
     if (rv) this.rv = rv;
   }
@@ -529,7 +540,7 @@ export interface SharedInformerFactoryOptions {
   namespace?: string;
   logger?: Logger;
   /** passed through to every informer */
-  informerOptions?: Omit<InformerOptions, "name" | "resyncPeriodMs" | "logger">;
+  informerOptions?: Omit<InformerOptions, "name" | "resyncPeriodMs" | "logger" | "transform">;
 }
 
 /**

@@ -19,7 +19,7 @@
  * coredns_cache_hits_total{type}, coredns_cache_misses_total.
  */
 import { Counter, Gauge, type Registry } from "prom-client";
-import { HEADER_SIZE, RCODE, readName, scanMessage, TYPE_OPT, TYPE_SOA } from "./packet-guard.js";
+import { HEADER_SIZE, QTYPE, RCODE, readName, scanMessage } from "./wire.js";
 
 export type CacheEntryType = "success" | "denial";
 
@@ -103,7 +103,7 @@ export function cacheKey(query: Buffer): string | undefined {
   const q = msg.questions[0]!;
   let dnssecOk = 0;
   for (const r of msg.records) {
-    if (r.type === TYPE_OPT) dnssecOk = (r.ttl >>> 15) & 1;
+    if (r.type === QTYPE.OPT) dnssecOk = (r.ttl >>> 15) & 1;
   }
   const cd = (msg.flags >> 4) & 1;
   return `${q.name}/${q.type}/${q.klass}/${dnssecOk}${cd}`;
@@ -177,12 +177,12 @@ export class DnsCache {
     if (msg.rcode === RCODE.NOERROR && msg.ancount > 0) {
       type = "success";
       ttl = Number.POSITIVE_INFINITY;
-      for (const r of msg.records) if (r.type !== TYPE_OPT) ttl = Math.min(ttl, r.ttl);
+      for (const r of msg.records) if (r.type !== QTYPE.OPT) ttl = Math.min(ttl, r.ttl);
       if (!Number.isFinite(ttl)) return false;
       ttl = Math.min(ttl, this.maxTtlSeconds);
     } else if (msg.rcode === RCODE.NXDOMAIN || msg.rcode === RCODE.NOERROR) {
       type = "denial";
-      const soa = msg.records.find((r) => r.section === "authority" && r.type === TYPE_SOA);
+      const soa = msg.records.find((r) => r.section === "authority" && r.type === QTYPE.SOA);
       const minimum = soa ? soaMinimum(response, soa.rdataOffset, soa.rdataOffset + soa.rdlength) : undefined;
       if (!soa || minimum === undefined) return false;
       ttl = Math.min(Math.min(soa.ttl, minimum), this.maxNegativeTtlSeconds);
@@ -193,7 +193,7 @@ export class DnsCache {
     if (ttl <= 0) return false;
     const fields: number[] = [];
     for (const r of msg.records) {
-      if (r.type !== TYPE_OPT) fields.push(r.ttlOffset, r.ttl);
+      if (r.type !== QTYPE.OPT) fields.push(r.ttlOffset, r.ttl);
     }
     const old = this.entries.get(key);
     if (old) this.delete(key, old);

@@ -37,15 +37,7 @@ import dgram from "node:dgram";
 import net, { isIPv6 } from "node:net";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { cacheKey, type DnsCache } from "./cache.js";
-import {
-  CLASS_IN,
-  errorResponse,
-  HEADER_SIZE,
-  RCODE,
-  readName,
-  TYPE_HINFO,
-  TYPE_NS,
-} from "./packet-guard.js";
+import { encodeQuery, errorResponse, HEADER_SIZE, QTYPE, RCODE, rcodeName, readName } from "./wire.js";
 
 export interface ForwarderLogger {
   warn(o: object, m: string): void;
@@ -125,24 +117,6 @@ interface ForwardMetrics {
   hcFailures: Counter<"to">;
   hcBroken: Counter;
   rejects: Counter;
-}
-
-const RCODE_NAMES = [
-  "NOERROR",
-  "FORMERR",
-  "SERVFAIL",
-  "NXDOMAIN",
-  "NOTIMP",
-  "REFUSED",
-  "YXDOMAIN",
-  "YXRRSET",
-  "NXRRSET",
-  "NOTAUTH",
-  "NOTZONE",
-];
-
-function rcodeName(rcode: number): string {
-  return RCODE_NAMES[rcode] ?? String(rcode);
 }
 
 function metric<T>(reg: Registry, name: string, make: () => T): T {
@@ -395,7 +369,7 @@ class ForwarderImpl implements Forwarder {
     if (this.closed || u.healthy || u.probing) return;
     u.probing = true;
     try {
-      await this.exchange(u, buildQuery("", TYPE_NS, true), "udp");
+      await this.exchange(u, encodeQuery("", QTYPE.NS, randomInt(65536)), "udp");
       u.healthy = true;
       u.fails = 0;
       this.logger?.info({ upstream: u.address }, "upstream healthy again");
@@ -529,7 +503,7 @@ class ForwarderImpl implements Forwarder {
     try {
       for (let i = 0; i < attempts; i++) {
         if (this.closed) return "closed";
-        const resp = await this.resolve(buildQuery(this.probeName, TYPE_HINFO, true), "udp");
+        const resp = await this.resolve(encodeQuery(this.probeName, QTYPE.HINFO, randomInt(65536)), "udp");
         if (this.loop) return "loop";
         const rcode = resp.readUInt16BE(2) & 0xf;
         if (rcode !== RCODE.SERVFAIL) return "ok";
@@ -573,25 +547,6 @@ class ForwarderImpl implements Forwarder {
 /** Creates a forwarder; see the module comment for the behaviour. */
 export function createForwarder(opts: ForwarderOptions): Forwarder {
   return new ForwarderImpl(opts);
-}
-
-/** a query for `name` (no trailing dot, "" = root) with RD set and a random id */
-export function buildQuery(name: string, qtype: number, rd: boolean): Buffer {
-  const labels = name === "" ? [] : name.split(".");
-  const nameLen = labels.reduce((n, l) => n + 1 + Buffer.byteLength(l), 1);
-  const buf = Buffer.alloc(HEADER_SIZE + nameLen + 4);
-  buf.writeUInt16BE(randomInt(65536), 0);
-  buf.writeUInt16BE(rd ? 0x0100 : 0, 2);
-  buf.writeUInt16BE(1, 4);
-  let off = HEADER_SIZE;
-  for (const l of labels) {
-    off = buf.writeUInt8(Buffer.byteLength(l), off);
-    off += buf.write(l, off, "latin1");
-  }
-  off = buf.writeUInt8(0, off);
-  off = buf.writeUInt16BE(qtype, off);
-  buf.writeUInt16BE(CLASS_IN, off);
-  return buf;
 }
 
 /** the first question of a message with its name lower-cased (empty if absent or malformed) */

@@ -7,13 +7,15 @@ import dnsPacket from "dns-packet";
 import type { Logger } from "../cli/logger.js";
 import type { DnsMetrics } from "./metrics.js";
 import { typeLabel } from "./metrics.js";
-import { fitResponse } from "./packet-guard.js";
 import type { Resolution, Zone } from "./records.js";
 import {
   CLASS_ANY,
   CLASS_IN,
   encodeQuery,
   encodeResponse,
+  errorResponse,
+  fitResponse,
+  HEADER_SIZE,
   parseQuery,
   QTYPE,
   type Query,
@@ -133,21 +135,8 @@ export class QueryHandler {
   }
 
   private servfailFor(raw: Buffer): { buf: Buffer; plugin: string } | undefined {
-    if (raw.length < 12) return undefined;
-    const flags = raw.readUInt16BE(2);
-    if (flags & 0x8000) return undefined;
-    return {
-      buf: encodeResponse(
-        {
-          id: raw.readUInt16BE(0),
-          rcode: RCODE.SERVFAIL,
-          opcode: (flags >> 11) & 0xf,
-          rd: (flags & 0x100) !== 0,
-        },
-        12,
-      ).buf,
-      plugin: "",
-    };
+    if (raw.length < HEADER_SIZE || raw.readUInt16BE(2) & 0x8000) return undefined;
+    return { buf: errorResponse(raw, RCODE.SERVFAIL), plugin: "" };
   }
 
   private async answer(
@@ -163,6 +152,7 @@ export class QueryHandler {
           id: parsed.id,
           opcode: parsed.opcode,
           rd: parsed.rd,
+          cd: parsed.cd,
           rcode: parsed.rcode,
           question: parsed.question,
           edns: parsed.edns ? { udpSize: this.maxUdp } : undefined,
@@ -256,7 +246,7 @@ export class QueryHandler {
       this.log.error({ name: q.name, type: typeName(q.qtype), err: String(err) }, "forwarding failed");
       return { buf: reply({ rcode: RCODE.SERVFAIL }), plugin: "forward" };
     }
-    if (resp.length < 12) return { buf: reply({ rcode: RCODE.SERVFAIL }), plugin: "forward" };
+    if (resp.length < HEADER_SIZE) return { buf: reply({ rcode: RCODE.SERVFAIL }), plugin: "forward" };
     if (resp.length <= limit) {
       const copy = Buffer.from(resp);
       copy.writeUInt16BE(q.id, 0);

@@ -5,6 +5,9 @@ import {
   type Pod,
   type Resolution,
   type Service,
+  slimEndpointSlice,
+  slimPod,
+  slimService,
   srvWeight,
   staticView,
   Zone,
@@ -434,5 +437,70 @@ describe("pods", () => {
   it("disabled: NXDOMAIN", () => {
     nxdomain(ask("10-244-1-5.default.pod.cluster.local", QTYPE.A, { pods: "disabled" }));
     nxdomain(ask("default.pod.cluster.local", QTYPE.A, { pods: "disabled" }));
+  });
+});
+
+describe("slim objects (what the informers keep)", () => {
+  it("answer every question exactly as the whole objects do", () => {
+    const fat = new Zone(view, { zone: "cluster.local", ttl: 30, pods: "verified", serial: 42 });
+    const slim = new Zone(
+      staticView({
+        services: services.map(slimService),
+        slices: slices.map(slimEndpointSlice),
+        pods: pods.map(slimPod),
+      }),
+      { zone: "cluster.local", ttl: 30, pods: "verified", serial: 42 },
+    );
+    const names = [
+      "web.default.svc.cluster.local",
+      "dual.default.svc.cluster.local",
+      "db.default.svc.cluster.local",
+      "db-0.db.default.svc.cluster.local",
+      "10-0-0-2.db.default.svc.cluster.local",
+      "_pg._tcp.db.default.svc.cluster.local",
+      "_http._tcp.web.default.svc.cluster.local",
+      "_dns._udp.web.default.svc.cluster.local",
+      "empty.default.svc.cluster.local",
+      "nr.default.svc.cluster.local",
+      "ext.default.svc.cluster.local",
+      "alias.default.svc.cluster.local",
+      "v6.other.svc.cluster.local",
+      "h0.v6.other.svc.cluster.local",
+      "10-244-1-5.default.pod.cluster.local",
+      "10-244-1-6.default.pod.cluster.local",
+      "10.0.96.10.in-addr.arpa",
+      "1.0.0.10.in-addr.arpa",
+      reverseName("fd00:10:96::b")!,
+      reverseName("fd00::1:2")!,
+    ];
+    for (const name of names)
+      for (const t of [QTYPE.A, QTYPE.AAAA, QTYPE.SRV, QTYPE.PTR, QTYPE.CNAME, QTYPE.ANY])
+        expect(slim.resolve(name, t), `${name} ${t}`).toEqual(fat.resolve(name, t));
+  });
+
+  it("keep only the fields the zone reads", () => {
+    const fullPod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { namespace: "a", name: "p", resourceVersion: "7", uid: "u", labels: { app: "x" } },
+      spec: { containers: [{ name: "c", image: "i" }] },
+      status: { phase: "Running", podIP: "10.0.0.1", podIPs: [{ ip: "10.0.0.1" }], hostIP: "192.0.2.1" },
+    } as Pod;
+    expect(slimPod(fullPod)).toEqual({
+      metadata: { namespace: "a", name: "p", resourceVersion: "7" },
+      status: { podIP: "10.0.0.1" },
+    });
+    const dual = slimPod({
+      metadata: { name: "d" },
+      status: { podIP: "10.0.0.1", podIPs: [{ ip: "10.0.0.1" }, { ip: "fd00::1" }] },
+    });
+    expect(dual.status?.podIPs).toEqual([{ ip: "10.0.0.1" }, { ip: "fd00::1" }]);
+    const s = slimEndpointSlice({
+      ...slices[0]!,
+      metadata: { ...slices[0]!.metadata, labels: { "kubernetes.io/service-name": "db", other: "x" } },
+    });
+    expect(s.metadata.labels).toEqual({ "kubernetes.io/service-name": "db" });
+    expect(slimService(services[0]!).spec?.clusterIPs).toBeUndefined();
+    expect(slimService(services[1]!).spec?.clusterIPs).toEqual(["10.96.0.11", "fd00:10:96::b"]);
   });
 });

@@ -46,6 +46,81 @@ export interface Pod extends KubeObject {
 
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 
+// ---------------------------------------------------------------- what the caches keep
+
+/*
+ * The informers keep only what the zone reads (client-go's SetTransform, as CoreDNS does with
+ * its object.To* conversions): a cluster of 10k Services and 50k Pods costs a fraction of the
+ * whole objects. Each keeps metadata name, namespace and resourceVersion (the informer compares
+ * versions on relist). Objects get one shape each, with undefined for absent fields.
+ */
+
+/** a Service as the zone reads it: name, namespace and the spec fields of the records */
+export function slimService(svc: Service): Service {
+  const s = svc.spec;
+  return {
+    metadata: {
+      name: svc.metadata.name,
+      namespace: svc.metadata.namespace,
+      resourceVersion: svc.metadata.resourceVersion,
+    },
+    spec: s && {
+      type: s.type,
+      clusterIP: s.clusterIP,
+      // single-stack: clusterIPs is [clusterIP], so clusterIP alone says it
+      clusterIPs: s.clusterIPs?.length === 1 && s.clusterIPs[0] === s.clusterIP ? undefined : s.clusterIPs,
+      externalName: s.externalName,
+      ports: s.ports?.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
+      publishNotReadyAddresses: s.publishNotReadyAddresses,
+    },
+  };
+}
+
+/** an EndpointSlice as the zone reads it: addresses, hostname, readiness, ports, service name */
+export function slimEndpointSlice(slice: EndpointSlice): EndpointSlice {
+  const service = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+  return {
+    metadata: {
+      name: slice.metadata.name,
+      namespace: slice.metadata.namespace,
+      resourceVersion: slice.metadata.resourceVersion,
+      labels: service === undefined ? undefined : { [SERVICE_NAME_LABEL]: service },
+    },
+    addressType: slice.addressType,
+    endpoints: slice.endpoints?.map((ep) => ({
+      addresses: ep.addresses,
+      hostname: ep.hostname,
+      conditions:
+        ep.conditions?.ready === false || ep.conditions?.ready === true
+          ? { ready: ep.conditions.ready }
+          : undefined,
+    })),
+    ports: slice.ports?.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
+  };
+}
+
+/** a Pod as the zone reads it (--pods verified): namespace, deletion, pod IPs */
+export function slimPod(pod: Pod): Pod {
+  const st = pod.status;
+  const ips = st?.podIPs ?? [];
+  return {
+    metadata: {
+      name: pod.metadata.name,
+      namespace: pod.metadata.namespace,
+      resourceVersion: pod.metadata.resourceVersion,
+      deletionTimestamp: pod.metadata.deletionTimestamp,
+    },
+    status: st && {
+      podIP: st.podIP ?? ips[0]?.ip,
+      // the usual single-stack pod: podIPs is [podIP], so podIP alone says it
+      podIPs:
+        ips.length > 1 || (ips.length === 1 && ips[0]!.ip !== st.podIP)
+          ? ips.map((p) => ({ ip: p.ip }))
+          : undefined,
+    },
+  };
+}
+
 /** What the zone needs to look up; the server implements it on informer indexes. */
 export interface ClusterView {
   service(namespace: string, name: string): Service | undefined;

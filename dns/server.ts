@@ -7,15 +7,11 @@ import dgram from "node:dgram";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import net from "node:net";
+import type { KubeObject } from "../api/object.js";
 import { createLogger, type Logger } from "../cli/logger.js";
-import {
-  loadClusterConnection,
-  NAMESPACE_INDEX,
-  R,
-  RestClient,
-  SharedInformerFactory,
-} from "../client/index.js";
-import type { Informer } from "../client/informer.js";
+import { loadClusterConnection, NAMESPACE_INDEX, R, RestClient } from "../client/index.js";
+import { Informer, listerWatcher } from "../client/informer.js";
+import type { GroupVersionResource } from "../client/rest.js";
 import { newMetricsRegistry } from "../metrics/prom.js";
 import { type OperatorServer, serveOperatorEndpoints, splitHostPort } from "../metrics/serve.js";
 import { DnsCache } from "./cache.js";
@@ -32,6 +28,9 @@ import {
   serviceIPKeys,
   sliceIPKeys,
   sliceServiceKey,
+  slimEndpointSlice,
+  slimPod,
+  slimService,
   Zone,
 } from "./records.js";
 
@@ -196,7 +195,8 @@ export async function run(opts: DnsServerOptions = {}): Promise<RunningDns> {
   let serving = false;
   let lastChange = Math.floor(Date.now() / 1000);
   let client: RestClient | undefined;
-  let informers: SharedInformerFactory | undefined;
+  /** Services, EndpointSlices and (with --pods verified) Pods */
+  const informers: Informer<KubeObject>[] = [];
   let view: ClusterView;
   const syncAbort = new AbortController();
   if (opts.view) {
@@ -207,17 +207,29 @@ export async function run(opts: DnsServerOptions = {}): Promise<RunningDns> {
     client = new RestClient(loadClusterConnection({ kubeconfig: opts.kubeconfig }), {
       component: "kubeplane-dns",
     });
-    informers = new SharedInformerFactory(client, { logger: log });
-    const svcInf = informers.informerFor<Service>(R.services);
-    const sliceInf = informers.informerFor<EndpointSlice>(R.endpointslices);
-    const podInf = pods === "verified" ? informers.informerFor<Pod>(R.pods) : undefined;
+    const rest = client;
+    // each informer keeps only what the zone reads (see slimService and friends in records.ts)
+    const informer = <T extends KubeObject>(
+      gvr: GroupVersionResource,
+      name: string,
+      transform: (o: T) => T,
+    ) => new Informer<T>(listerWatcher<T>(rest, gvr), { name, logger: log, transform });
+    const svcInf = informer<Service>(R.services, "services", slimService);
+    const sliceInf = informer<EndpointSlice>(
+      R.endpointslices,
+      "endpointslices.discovery.k8s.io",
+      slimEndpointSlice,
+    );
+    const podInf = pods === "verified" ? informer<Pod>(R.pods, "pods", slimPod) : undefined;
+    for (const inf of [svcInf, sliceInf, podInf])
+      if (inf) informers.push(inf as unknown as Informer<KubeObject>);
     view = informerView(svcInf, sliceInf, podInf);
     const touch = { onAdd: () => bump(), onUpdate: () => bump(), onDelete: () => bump() };
     const bump = () => {
       lastChange = Math.max(lastChange + 1, Math.floor(Date.now() / 1000));
     };
     for (const inf of [svcInf, sliceInf, podInf]) inf?.addEventHandler(touch as never);
-    informers.start();
+    for (const inf of informers) inf.start();
     const startupTimer = setTimeout(() => {
       if (!synced) {
         serving = true;
@@ -227,7 +239,8 @@ export async function run(opts: DnsServerOptions = {}): Promise<RunningDns> {
         );
       }
     }, startupTimeoutMs);
-    void informers.waitForSync(syncAbort.signal).then((ok) => {
+    void Promise.all(informers.map((i) => i.waitForSync(syncAbort.signal))).then((all) => {
+      const ok = all.every(Boolean);
       clearTimeout(startupTimer);
       if (!ok) return;
       synced = true;
@@ -292,7 +305,7 @@ export async function run(opts: DnsServerOptions = {}): Promise<RunningDns> {
   }
   async function cleanupEarly() {
     syncAbort.abort();
-    await informers?.stop();
+    await Promise.all(informers.map((i) => i.stop()));
     await client?.close();
     if (ownForwarder) forwarder?.close();
   }
@@ -421,7 +434,7 @@ export async function run(opts: DnsServerOptions = {}): Promise<RunningDns> {
       for (const c of conns) c.destroy();
       await tcpClosed;
       syncAbort.abort();
-      await informers?.stop();
+      await Promise.all(informers.map((i) => i.stop()));
       if (ownForwarder) forwarder?.close();
       await Promise.all(probeServers.map(closeHttp));
       await operator?.close();

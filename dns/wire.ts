@@ -1,6 +1,18 @@
 /**
- * DNS wire format: a strict parser for incoming queries (header, exactly one question, EDNS0 OPT)
- * and a response writer with name compression and truncation to a byte budget.
+ * DNS wire format, the one module for it in dns/:
+ *
+ * - `parseQuery(buf)`: the strict parser for incoming queries (header, exactly one question,
+ *   EDNS0 OPT). Never throws, never loops: question names may not hold compression pointers at
+ *   all, record owner names are skipped without following theirs (a pointer must point strictly
+ *   backwards), and every step moves forward through the buffer.
+ * - `encodeResponse(spec, maxSize)`: the response writer, with name compression and truncation to
+ *   a byte budget (TC set when answers or authority records were dropped). `errorResponse` and
+ *   `encodeQuery` build on the same bytes.
+ * - `responseLimit(proto, edns, maxUdpSize)`: the largest response a query may get.
+ * - `readName`, `scanMessage`, `fitResponse`: walk and cut raw messages the server did not write
+ *   (upstream answers in the forwarder and the cache) without re-encoding them. Names are followed
+ *   through at most MAX_POINTER_JUMPS compression pointers, each strictly backwards, up to 255
+ *   octets, so no input makes them loop; they never throw on malformed input.
  *
  * Record data is encoded with dns-packet's per-type encoders; owner names and the names inside
  * CNAME/PTR/NS/SOA data are written here so they can be compressed (RFC 1035 4.1.4; RFC 3597
@@ -26,8 +38,18 @@ export const RCODE_NAMES: Record<number, string> = {
   3: "NXDOMAIN",
   4: "NOTIMP",
   5: "REFUSED",
+  6: "YXDOMAIN",
+  7: "YXRRSET",
+  8: "NXRRSET",
+  9: "NOTAUTH",
+  10: "NOTZONE",
   16: "BADVERS",
 };
+
+/** "NOERROR", ... or the number for codes without a name here */
+export function rcodeName(rcode: number): string {
+  return RCODE_NAMES[rcode] ?? String(rcode);
+}
 
 export const QTYPE = {
   A: 1,
@@ -35,6 +57,7 @@ export const QTYPE = {
   CNAME: 5,
   SOA: 6,
   PTR: 12,
+  HINFO: 13,
   MX: 15,
   TXT: 16,
   AAAA: 28,
@@ -55,9 +78,15 @@ export function typeName(t: number): string {
 export const CLASS_IN = 1;
 export const CLASS_ANY = 255;
 
+export const HEADER_SIZE = 12;
 /** the smallest UDP payload every client accepts (RFC 1035) and the TCP ceiling */
 export const MIN_UDP_SIZE = 512;
 export const MAX_TCP_SIZE = 65535;
+/** readName follows at most this many compression pointers */
+export const MAX_POINTER_JUMPS = 32;
+
+const FLAG_QR = 0x8000;
+const FLAG_TC = 0x0200;
 
 export interface Edns {
   udpSize: number;
@@ -87,7 +116,16 @@ export interface Query {
 export type ParseResult =
   | { kind: "query"; query: Query }
   /** answer with this rcode (and no question unless given) */
-  | { kind: "error"; rcode: number; id: number; opcode: number; rd: boolean; question?: Buffer; edns?: Edns }
+  | {
+      kind: "error";
+      rcode: number;
+      id: number;
+      opcode: number;
+      rd: boolean;
+      cd: boolean;
+      question?: Buffer;
+      edns?: Edns;
+    }
   /** not worth an answer: too short for a header, or a response (QR set) */
   | { kind: "drop"; reason: string };
 
@@ -133,12 +171,22 @@ function skipName(buf: Buffer, start: number): { end: number; root: boolean } {
   }
 }
 
-/** Parses a query. Never throws. */
+/**
+ * Parses a query. Never throws, never loops (the work is bounded by the buffer length).
+ *
+ * - shorter than a header, or QR set (answering responses would let two servers ping-pong):
+ *   drop silently
+ * - opcode other than QUERY (0): NOTIMP
+ * - not exactly one question, more than one answer or authority record, more than two additional
+ *   records (CoreDNS's accept rules, miekg/dns DefaultMsgAcceptFunc), a malformed question or
+ *   record framing, a misplaced, non-root or second OPT: FORMERR
+ * - EDNS version other than 0: BADVERS
+ */
 export function parseQuery(buf: Buffer): ParseResult {
-  if (buf.length < 12) return { kind: "drop", reason: "shorter than a header" };
+  if (buf.length < HEADER_SIZE) return { kind: "drop", reason: "shorter than a header" };
   const id = buf.readUInt16BE(0);
   const flags = buf.readUInt16BE(2);
-  if (flags & 0x8000) return { kind: "drop", reason: "a response, not a query" };
+  if (flags & FLAG_QR) return { kind: "drop", reason: "a response, not a query" };
   const opcode = (flags >> 11) & 0xf;
   const rd = (flags & 0x0100) !== 0;
   const cd = (flags & 0x0010) !== 0;
@@ -146,22 +194,23 @@ export function parseQuery(buf: Buffer): ParseResult {
   const an = buf.readUInt16BE(6);
   const ns = buf.readUInt16BE(8);
   const ar = buf.readUInt16BE(10);
-  if (opcode !== 0) return { kind: "error", rcode: RCODE.NOTIMP, id, opcode, rd };
-  if (qd !== 1) return { kind: "error", rcode: RCODE.FORMERR, id, opcode, rd };
+  if (opcode !== 0) return { kind: "error", rcode: RCODE.NOTIMP, id, opcode, rd, cd };
+  if (qd !== 1 || an > 1 || ns > 1 || ar > 2)
+    return { kind: "error", rcode: RCODE.FORMERR, id, opcode, rd, cd };
   let labels: string[];
   let off: number;
   try {
-    const n = readQuestionName(buf, 12);
+    const n = readQuestionName(buf, HEADER_SIZE);
     labels = n.labels;
     off = n.end;
     if (off + 4 > buf.length) throw new ParseError("question runs past the end");
   } catch {
-    return { kind: "error", rcode: RCODE.FORMERR, id, opcode, rd };
+    return { kind: "error", rcode: RCODE.FORMERR, id, opcode, rd, cd };
   }
   const qtype = buf.readUInt16BE(off);
   const qclass = buf.readUInt16BE(off + 2);
   off += 4;
-  const question = Buffer.from(buf.subarray(12, off));
+  const question = Buffer.from(buf.subarray(HEADER_SIZE, off));
   let edns: Edns | undefined;
   try {
     for (let i = 0; i < an + ns + ar; i++) {
@@ -181,10 +230,10 @@ export function parseQuery(buf: Buffer): ParseResult {
       off = end + 10 + rdlen;
     }
   } catch {
-    return { kind: "error", rcode: RCODE.FORMERR, id, opcode, rd, question };
+    return { kind: "error", rcode: RCODE.FORMERR, id, opcode, rd, cd, question };
   }
   if (edns && edns.version !== 0)
-    return { kind: "error", rcode: RCODE.BADVERS, id, opcode, rd, question, edns };
+    return { kind: "error", rcode: RCODE.BADVERS, id, opcode, rd, cd, question, edns };
   const plainName = labels.every((l) => PLAIN_LABEL.test(l));
   return {
     kind: "query",
@@ -244,7 +293,6 @@ const recordCodec = (dnsPacket as unknown as { record(type: string): RdataCodec 
 const CLASS_CODES: Record<string, number> = { IN: 1, CS: 2, CH: 3, HS: 4, ANY: 255 };
 
 const MORE_TYPES: Record<string, number> = {
-  HINFO: 13,
   RP: 17,
   AFSDB: 18,
   KEY: 25,
@@ -442,10 +490,10 @@ export function encodeResponse(spec: ResponseSpec, maxSize: number): { buf: Buff
     ar++;
   }
   const flags =
-    0x8000 |
+    FLAG_QR |
     ((spec.opcode ?? 0) << 11) |
     (spec.aa ? 0x0400 : 0) |
-    (truncated ? 0x0200 : 0) |
+    (truncated ? FLAG_TC : 0) |
     (spec.rd ? 0x0100 : 0) |
     (spec.ra === false ? 0 : 0x0080) |
     (spec.cd ? 0x0010 : 0) |
@@ -466,10 +514,15 @@ export function responseLimit(proto: "udp" | "tcp", edns: Edns | undefined, maxU
   return Math.max(MIN_UDP_SIZE, Math.min(edns.udpSize, maxUdpSize));
 }
 
-/** a plain recursive query for (name, qtype), e.g. to resolve an ExternalName target upstream */
-export function encodeQuery(name: string, qtype: number, id: number): Buffer {
+/**
+ * A query for (name, qtype) with one question, e.g. to resolve an ExternalName target upstream or
+ * to probe an upstream; RD set unless `rd` is false. "" or "." is the root.
+ */
+export function encodeQuery(name: string, qtype: number, id: number, rd = true): Buffer {
   const labels = name.replace(/\.$/, "").split(".").filter(Boolean);
-  const parts: Buffer[] = [Buffer.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0])];
+  const parts: Buffer[] = [
+    Buffer.from([(id >> 8) & 0xff, id & 0xff, rd ? 0x01 : 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
+  ];
   for (const l of labels) {
     const b = Buffer.from(l, "latin1");
     if (b.length === 0 || b.length > 63) throw new Error(`bad label in "${name}"`);
@@ -479,8 +532,230 @@ export function encodeQuery(name: string, qtype: number, id: number): Buffer {
   return Buffer.concat(parts);
 }
 
+/**
+ * A response to a raw query with `rcode` and no records: the query's id, opcode, RD and CD, RA
+ * set, the question echoed when it parses; just the header (id kept) when not even that does.
+ */
+export function errorResponse(query: Buffer, rcode: number): Buffer {
+  const p = parseQuery(query);
+  if (p.kind === "query") {
+    const q = p.query;
+    return encodeResponse({ id: q.id, rd: q.rd, cd: q.cd, rcode, question: q.question }, MIN_UDP_SIZE).buf;
+  }
+  if (p.kind === "error") {
+    return encodeResponse(
+      { id: p.id, opcode: p.opcode, rd: p.rd, cd: p.cd, rcode, question: p.question },
+      MIN_UDP_SIZE,
+    ).buf;
+  }
+  return encodeResponse({ id: query.length >= 2 ? query.readUInt16BE(0) : 0, rcode }, HEADER_SIZE).buf;
+}
+
 /** the rcode (with the extended bits when an OPT carries them) of a raw response */
 export function responseRcode(buf: Buffer): number | undefined {
   if (buf.length < 12) return undefined;
   return buf[3]! & 0xf;
+}
+
+// ------------------------------------------------------------------ raw messages
+
+export interface WireName {
+  /** lower-case presentation form without the trailing dot; "" for the root */
+  name: string;
+  /** offset just past the name at its original position (not after a pointer target) */
+  next: number;
+}
+
+/**
+ * Reads a (possibly compressed) name at `off`. Returns undefined when malformed: out of bounds,
+ * a pointer that does not point strictly backwards, too many jumps, a reserved label type, or
+ * more than 255 octets.
+ */
+export function readName(buf: Buffer, off: number): WireName | undefined {
+  const labels: string[] = [];
+  let pos = off;
+  let next = -1;
+  let jumps = 0;
+  let total = 1; // the final root octet
+  // the lowest offset we've been at: every pointer must go strictly below it
+  let floor = off;
+  for (;;) {
+    if (pos >= buf.length) return undefined;
+    const len = buf[pos]!;
+    if (len === 0) {
+      if (next < 0) next = pos + 1;
+      break;
+    }
+    const kind = len & 0xc0;
+    if (kind === 0xc0) {
+      if (pos + 1 >= buf.length) return undefined;
+      const target = ((len & 0x3f) << 8) | buf[pos + 1]!;
+      if (next < 0) next = pos + 2;
+      if (target >= floor || ++jumps > MAX_POINTER_JUMPS) return undefined;
+      floor = target;
+      pos = target;
+      continue;
+    }
+    if (kind !== 0) return undefined;
+    total += len + 1;
+    if (total > 255 || pos + 1 + len > buf.length) return undefined;
+    labels.push(buf.toString("latin1", pos + 1, pos + 1 + len).toLowerCase());
+    pos += 1 + len;
+  }
+  return { name: labels.join("."), next };
+}
+
+export interface WireRecord {
+  /** offset of the record's owner name */
+  start: number;
+  /** offset just past the record */
+  end: number;
+  type: number;
+  klass: number;
+  ttl: number;
+  /** offset of the 32-bit TTL field */
+  ttlOffset: number;
+  rdataOffset: number;
+  rdlength: number;
+  section: "answer" | "authority" | "additional";
+}
+
+export interface WireMessage {
+  id: number;
+  flags: number;
+  qr: boolean;
+  opcode: number;
+  tc: boolean;
+  rcode: number;
+  qdcount: number;
+  ancount: number;
+  nscount: number;
+  arcount: number;
+  /** questions (names lower-cased) */
+  questions: { name: string; type: number; klass: number }[];
+  /** offset just past the question section */
+  questionEnd: number;
+  records: WireRecord[];
+  /** offset just past the last record: trailing bytes after it are ignored */
+  end: number;
+}
+
+/**
+ * Walks a whole message: header, questions, and every record's framing (owner name, type, class,
+ * TTL, rdata bounds). Rdata contents are not interpreted. Returns undefined if anything is out of
+ * bounds. The work is bounded by the buffer length: each record consumes at least 11 bytes, so
+ * huge counts in a short packet fail fast.
+ */
+export function scanMessage(buf: Buffer): WireMessage | undefined {
+  if (buf.length < HEADER_SIZE) return undefined;
+  const flags = buf.readUInt16BE(2);
+  const qdcount = buf.readUInt16BE(4);
+  const ancount = buf.readUInt16BE(6);
+  const nscount = buf.readUInt16BE(8);
+  const arcount = buf.readUInt16BE(10);
+  // every question takes >= 5 bytes, every record >= 11: reject impossible counts before looping
+  if (HEADER_SIZE + qdcount * 5 + (ancount + nscount + arcount) * 11 > buf.length) return undefined;
+  let off = HEADER_SIZE;
+  const questions: WireMessage["questions"] = [];
+  for (let i = 0; i < qdcount; i++) {
+    const n = readName(buf, off);
+    if (!n || n.next + 4 > buf.length) return undefined;
+    questions.push({ name: n.name, type: buf.readUInt16BE(n.next), klass: buf.readUInt16BE(n.next + 2) });
+    off = n.next + 4;
+  }
+  const questionEnd = off;
+  const records: WireRecord[] = [];
+  const sections: [number, WireRecord["section"]][] = [
+    [ancount, "answer"],
+    [nscount, "authority"],
+    [arcount, "additional"],
+  ];
+  for (const [count, section] of sections) {
+    for (let i = 0; i < count; i++) {
+      const n = readName(buf, off);
+      if (!n || n.next + 10 > buf.length) return undefined;
+      const p = n.next;
+      const rdlength = buf.readUInt16BE(p + 8);
+      const end = p + 10 + rdlength;
+      if (end > buf.length) return undefined;
+      records.push({
+        start: off,
+        end,
+        type: buf.readUInt16BE(p),
+        klass: buf.readUInt16BE(p + 2),
+        ttl: buf.readUInt32BE(p + 4),
+        ttlOffset: p + 4,
+        rdataOffset: p + 10,
+        rdlength,
+        section,
+      });
+      off = end;
+    }
+  }
+  return {
+    id: buf.readUInt16BE(0),
+    flags,
+    qr: (flags & FLAG_QR) !== 0,
+    opcode: (flags >> 11) & 0xf,
+    tc: (flags & FLAG_TC) !== 0,
+    rcode: flags & 0xf,
+    qdcount,
+    ancount,
+    nscount,
+    arcount,
+    questions,
+    questionEnd,
+    records,
+    end: off,
+  };
+}
+
+/**
+ * Returns `resp` if it is at most `maxSize` bytes; otherwise the longest prefix of its records
+ * (header + question + whole records, in wire order, stopping at the OPT record) that fits, with
+ * the OPT record re-appended when it fits and the counts rewritten. TC is set when an answer or
+ * authority record had to be dropped (RFC 2181 §9: dropping additional data alone does not set
+ * TC). Compression pointers only point backwards, so a prefix stays valid. If `resp` cannot be
+ * parsed, or not even the question fits, the result is the 12-byte header with TC set and all
+ * counts zero. For maxSize >= 12 the result is never longer than maxSize.
+ */
+export function fitResponse(resp: Buffer, maxSize: number): Buffer {
+  if (resp.length <= maxSize) return resp;
+  const headerOnly = (): Buffer => {
+    const h = Buffer.alloc(HEADER_SIZE);
+    if (resp.length >= 4) resp.copy(h, 0, 0, 4);
+    h.writeUInt16BE(h.readUInt16BE(2) | FLAG_TC | FLAG_QR, 2);
+    return h;
+  };
+  const msg = scanMessage(resp);
+  if (!msg || msg.questionEnd > maxSize) return headerOnly();
+  const optIndex = msg.records.findIndex((r) => r.type === QTYPE.OPT);
+  const opt = optIndex >= 0 ? msg.records[optIndex]! : undefined;
+  const optLen = opt ? opt.end - opt.start : 0;
+  // records before the OPT (or all of them) are candidates, in wire order
+  const candidates = optIndex >= 0 ? msg.records.slice(0, optIndex) : msg.records;
+  const budget = opt && msg.questionEnd + optLen <= maxSize ? maxSize - optLen : maxSize;
+  const keepOpt = opt !== undefined && budget !== maxSize;
+  let kept = 0;
+  let end = msg.questionEnd;
+  while (kept < candidates.length && candidates[kept]!.end <= budget) {
+    end = candidates[kept]!.end;
+    kept++;
+  }
+  const counts = { answer: 0, authority: 0, additional: 0 };
+  for (let i = 0; i < kept; i++) counts[candidates[i]!.section]++;
+  const droppedRequired = counts.answer < msg.ancount || counts.authority < msg.nscount;
+  const out = Buffer.alloc(end + (keepOpt ? optLen : 0));
+  resp.copy(out, 0, 0, end);
+  if (keepOpt) {
+    resp.copy(out, end, opt!.start, opt!.end);
+    counts.additional++;
+  }
+  let flags = out.readUInt16BE(2);
+  if (droppedRequired) flags |= FLAG_TC;
+  out.writeUInt16BE(flags, 2);
+  out.writeUInt16BE(counts.answer, 6);
+  out.writeUInt16BE(counts.authority, 8);
+  out.writeUInt16BE(counts.additional, 10);
+  return out;
 }

@@ -22,7 +22,14 @@ function sp(name: string, protocol: ServicePort["protocol"], extra: Partial<Serv
     ...extra,
   };
 }
-const ep = (ip: string, ready = true): Endpoint => ({ ip, port: 5353, isLocal: false, ready, serving: ready, terminating: false });
+const ep = (ip: string, ready = true): Endpoint => ({
+  ip,
+  port: 5353,
+  isLocal: false,
+  ready,
+  serving: ready,
+  terminating: false,
+});
 function st(services: ServicePort[], eps: Record<string, Endpoint[]>): ProxyState {
   return {
     family: 4,
@@ -75,13 +82,31 @@ describe("staleConntrack", () => {
 
 describe("conntrackArgs", () => {
   it("builds conntrack -D arguments", () => {
-    expect(conntrackArgs({ kind: "origDst", origDst: "10.96.0.10" })).toEqual(["-D", "-p", "udp", "--orig-dst", "10.96.0.10"]);
+    expect(conntrackArgs({ kind: "origDst", origDst: "10.96.0.10" })).toEqual([
+      "-D",
+      "-p",
+      "udp",
+      "--orig-dst",
+      "10.96.0.10",
+    ]);
     expect(conntrackArgs({ kind: "port", port: 30053 })).toEqual(["-D", "-p", "udp", "--dport", "30053"]);
     expect(conntrackArgs({ kind: "nat", origDst: "10.96.0.10", dstNat: "10.244.0.2" })).toEqual([
-      "-D", "-p", "udp", "--orig-dst", "10.96.0.10", "--dst-nat", "10.244.0.2",
+      "-D",
+      "-p",
+      "udp",
+      "--orig-dst",
+      "10.96.0.10",
+      "--dst-nat",
+      "10.244.0.2",
     ]);
     expect(conntrackArgs({ kind: "portNat", port: 30053, dstNat: "10.244.0.2" })).toEqual([
-      "-D", "-p", "udp", "--orig-port-dst", "30053", "--dst-nat", "10.244.0.2",
+      "-D",
+      "-p",
+      "udp",
+      "--orig-port-dst",
+      "30053",
+      "--dst-nat",
+      "10.244.0.2",
     ]);
   });
 });

@@ -13,9 +13,11 @@ export interface CommandResult {
   stderr: string;
 }
 
-export interface Runner {
-  (cmd: string, args: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
-}
+export type Runner = (
+  cmd: string,
+  args: readonly string[],
+  opts?: { input?: string; timeoutMs?: number },
+) => Promise<CommandResult>;
 
 /** runs a command, never throws for a non-zero exit (code 127 when it cannot start) */
 export const runCommand: Runner = (cmd, args, opts = {}) =>
@@ -80,20 +82,29 @@ function hasHint(saveOutput: string): boolean {
  * backend already holding rules — legacy when it has at least 10 rule lines or more than
  * nft has; nft by default.
  */
-export function chooseIptablesMode(legacySave: string, nftSave: string): { mode: IptablesMode; reason: string } {
+export function chooseIptablesMode(
+  legacySave: string,
+  nftSave: string,
+): { mode: IptablesMode; reason: string } {
   if (hasHint(nftSave)) return { mode: "nft", reason: "kubelet hint chain found in iptables-nft" };
   if (hasHint(legacySave)) return { mode: "legacy", reason: "kubelet hint chain found in iptables-legacy" };
   const legacy = countRules(legacySave);
   const nft = countRules(nftSave);
   if (legacy >= 10) return { mode: "legacy", reason: `iptables-legacy holds ${legacy} rules` };
-  if (legacy > nft) return { mode: "legacy", reason: `iptables-legacy holds ${legacy} rules, iptables-nft ${nft}` };
+  if (legacy > nft)
+    return { mode: "legacy", reason: `iptables-legacy holds ${legacy} rules, iptables-nft ${nft}` };
   return {
     mode: "nft",
-    reason: nft || legacy ? `iptables-nft holds ${nft} rules, iptables-legacy ${legacy}` : "no rules in either: default nft",
+    reason:
+      nft || legacy
+        ? `iptables-nft holds ${nft} rules, iptables-legacy ${legacy}`
+        : "no rules in either: default nft",
   };
 }
 
-export async function detectIptablesMode(run: Runner = runCommand): Promise<{ mode: IptablesMode; reason: string }> {
+export async function detectIptablesMode(
+  run: Runner = runCommand,
+): Promise<{ mode: IptablesMode; reason: string }> {
   const save = async (bins: string[]) => {
     let out = "";
     for (const b of bins) {
@@ -122,7 +133,10 @@ export class Iptables {
   /** one iptables-restore --noflush --counters call with the whole text on stdin */
   async restore(text: string): Promise<void> {
     const bin = iptablesBinary(this.mode, this.family, "-restore");
-    const r = await this.run(bin, ["-w", "5", "--noflush", "--counters"], { input: text, timeoutMs: 600_000 });
+    const r = await this.run(bin, ["-w", "5", "--noflush", "--counters"], {
+      input: text,
+      timeoutMs: 600_000,
+    });
     if (r.code !== 0) throw new CommandError(bin, r);
   }
 

@@ -58,7 +58,11 @@ export class ProxyHealth {
 }
 
 function sendJSON(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(code, { "Content-Type": "application/json", "X-Content-Type-Options": "nosniff", ...headers });
+  res.writeHead(code, {
+    "Content-Type": "application/json",
+    "X-Content-Type-Options": "nosniff",
+    ...headers,
+  });
   res.end(JSON.stringify(body));
 }
 
@@ -158,7 +162,8 @@ export class ServiceHealthServers {
         this.servers.set(port, entry);
         this.failed.delete(port);
       } catch (e) {
-        if (!this.failed.has(port)) this.log.warn({ port, err: String(e) }, "cannot open health check node port");
+        if (!this.failed.has(port))
+          this.log.warn({ port, err: String(e) }, "cannot open health check node port");
         this.failed.add(port);
       }
     }

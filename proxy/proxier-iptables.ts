@@ -183,6 +183,9 @@ export async function cleanupIptables(
   for (const args of plan.deleteCanaries) {
     if (canaryTables.includes(args[1] as (typeof CANARY_TABLES)[number])) await ipt.exec(args);
   }
-  log.info({ backend: `${family === 6 ? "ip6tables" : "iptables"}-${mode}`, natChains: nat.length }, "removed iptables rules");
+  log.info(
+    { backend: `${family === 6 ? "ip6tables" : "iptables"}-${mode}`, natChains: nat.length },
+    "removed iptables rules",
+  );
   return true;
 }

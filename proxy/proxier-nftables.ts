@@ -7,7 +7,13 @@
 import type { Logger } from "../cli/logger.js";
 import { CommandError, nftApply, nftTables, type Runner, runCommand } from "./exec.js";
 import type { Family, ProxyState } from "./model.js";
-import { cleanupNft, generateNft, type NftSnapshot, snapshotFromExisting, TABLE } from "./nftables/ruleset.js";
+import {
+  cleanupNft,
+  generateNft,
+  type NftSnapshot,
+  snapshotFromExisting,
+  TABLE,
+} from "./nftables/ruleset.js";
 import type { Backend, BackendSyncResult } from "./proxier-iptables.js";
 
 export const NFT_TABLE = TABLE;
@@ -63,7 +69,10 @@ export class NftablesBackend implements Backend {
     const chainNames = namesInTable(chains.stdout, fam, "chain");
     const setNames = namesInTable(sets.stdout, fam, "set");
     this.previous = snapshotFromExisting(this.family, chainNames, setNames);
-    this.log.info({ family: fam, chains: chainNames.length, sets: setNames.length }, "adopting the existing nftables table");
+    this.log.info(
+      { family: fam, chains: chainNames.length, sets: setNames.length },
+      "adopting the existing nftables table",
+    );
   }
 
   async sync(state: ProxyState, full: boolean, _changed: Set<string>): Promise<BackendSyncResult> {

@@ -7,7 +7,13 @@
  */
 import { networkInterfaces, hostname as osHostname } from "node:os";
 import type { Logger } from "../cli/logger.js";
-import { type Informer, loadClusterConnection, R, RestClient, SharedInformerFactory } from "../client/index.js";
+import {
+  type Informer,
+  loadClusterConnection,
+  R,
+  RestClient,
+  SharedInformerFactory,
+} from "../client/index.js";
 import { newMetricsRegistry } from "../metrics/prom.js";
 import { type OperatorServer, serveOperatorEndpoints } from "../metrics/serve.js";
 import { staleConntrack } from "./conntrack.js";
@@ -15,8 +21,8 @@ import { deleteConntrack, detectIptablesMode, ipvsAvailable, type Runner, runCom
 import { type HealthzServer, ProxyHealth, ServiceHealthServers, serveHealthz } from "./healthz.js";
 import { proxyMetrics } from "./metrics.js";
 import { type Family, type ProxyConfig, type ProxyState, usableEndpoints } from "./model.js";
-import { cleanupNftables, NftablesBackend } from "./proxier-nftables.js";
 import { type Backend, cleanupIptables, IptablesBackend } from "./proxier-iptables.js";
+import { cleanupNftables, NftablesBackend } from "./proxier-nftables.js";
 import {
   buildProxyState,
   diffStates,
@@ -120,7 +126,10 @@ export async function run(opts: ProxierOptions): Promise<RunningProxier> {
   }
   const families = familiesOf(opts.clusterCIDR);
   const backends = await makeBackends(opts, families, cmd);
-  log.info({ mode: opts.mode, node: nodeName, backends: backends.map((b) => b.description) }, "proxy starting");
+  log.info(
+    { mode: opts.mode, node: nodeName, backends: backends.map((b) => b.description) },
+    "proxy starting",
+  );
 
   const config: ProxyConfig = {
     clusterCIDR: opts.clusterCIDR,
@@ -128,7 +137,9 @@ export async function run(opts: ProxierOptions): Promise<RunningProxier> {
     masqueradeBit: 14,
   };
 
-  const client = new RestClient(loadClusterConnection({ kubeconfig: opts.kubeconfig }), { component: "kube-proxy" });
+  const client = new RestClient(loadClusterConnection({ kubeconfig: opts.kubeconfig }), {
+    component: "kube-proxy",
+  });
   const informers = new SharedInformerFactory(client, { logger: log });
   const services = informers.informerFor<Service & { metadata: { name: string } }>(R.services);
   const slices = informers.informerFor<EndpointSlice & { metadata: { name: string } }>(R.endpointslices);
@@ -155,7 +166,10 @@ export async function run(opts: ProxierOptions): Promise<RunningProxier> {
     runner.run();
   };
 
-  const watchInformer = <T extends { metadata: { name?: string } }>(inf: Informer<T & { metadata: { name: string } }>, onChange: (o: T) => void) =>
+  const watchInformer = <T extends { metadata: { name?: string } }>(
+    inf: Informer<T & { metadata: { name: string } }>,
+    onChange: (o: T) => void,
+  ) =>
     inf.addEventHandler({
       onAdd: (o, initial) => {
         if (!initial) onChange(o);
@@ -230,7 +244,13 @@ export async function run(opts: ProxierOptions): Promise<RunningProxier> {
           wrote = true;
           if (res.again) again = true;
           log.debug(
-            { backend: backend.description, full: famFull, changed: diff.changed.size, bytes: res.bytes, ms: Math.round(performance.now() - t0) },
+            {
+              backend: backend.description,
+              full: famFull,
+              changed: diff.changed.size,
+              bytes: res.bytes,
+              ms: Math.round(performance.now() - t0),
+            },
             "synced rules",
           );
         }
@@ -265,11 +285,16 @@ export async function run(opts: ProxierOptions): Promise<RunningProxier> {
       return;
     }
     if (!skippedV6Logged && !families.includes(6)) {
-      const v6 = svcList.filter((s) => (s.spec?.clusterIPs ?? [s.spec?.clusterIP ?? ""]).some((ip) => familyOf(ip) === 6));
+      const v6 = svcList.filter((s) =>
+        (s.spec?.clusterIPs ?? [s.spec?.clusterIP ?? ""]).some((ip) => familyOf(ip) === 6),
+      );
       if (v6.length) {
         skippedV6Logged = true;
         log.warn(
-          { services: v6.slice(0, 5).map((s) => `${s.metadata.namespace}/${s.metadata.name}`), count: v6.length },
+          {
+            services: v6.slice(0, 5).map((s) => `${s.metadata.namespace}/${s.metadata.name}`),
+            count: v6.length,
+          },
           "IPv6 service IPs are not programmed: give --cluster-cidr an IPv6 CIDR too for dual-stack",
         );
       }
@@ -278,7 +303,10 @@ export async function run(opts: ProxierOptions): Promise<RunningProxier> {
     const byPort = new Map<number, (typeof hc)[number]>();
     for (const h of hc) {
       const had = byPort.get(h.port);
-      byPort.set(h.port, had ? { ...had, localEndpoints: Math.max(had.localEndpoints, h.localEndpoints) } : h);
+      byPort.set(
+        h.port,
+        had ? { ...had, localEndpoints: Math.max(had.localEndpoints, h.localEndpoints) } : h,
+      );
     }
     await hcServers.sync([...byPort.values()]);
     const seconds = (performance.now() - start) / 1000;
@@ -290,7 +318,10 @@ export async function run(opts: ProxierOptions): Promise<RunningProxier> {
     health.updated(startedAt);
     if (again) runner.retryAfter(1100);
     if (reason === "initial") {
-      log.info({ ms: Math.round(seconds * 1000), services: svcList.length, slices: sliceList.length }, "first sync done");
+      log.info(
+        { ms: Math.round(seconds * 1000), services: svcList.length, slices: sliceList.length },
+        "first sync done",
+      );
       resolveFirst();
     }
   }
@@ -315,7 +346,10 @@ export async function run(opts: ProxierOptions): Promise<RunningProxier> {
           ok = false;
         }
         if (!ok) {
-          log.warn({ backend: b.description }, "canary gone: rules were flushed by someone else; full resync");
+          log.warn(
+            { backend: b.description },
+            "canary gone: rules were flushed by someone else; full resync",
+          );
           forceFull = true;
           runner.run();
           return;
@@ -335,7 +369,8 @@ export async function run(opts: ProxierOptions): Promise<RunningProxier> {
     await metricsServer?.close();
   };
   try {
-    if (opts.healthzBindAddress !== "") healthz = await serveHealthz(opts.healthzBindAddress ?? "0.0.0.0:10256", health);
+    if (opts.healthzBindAddress !== "")
+      healthz = await serveHealthz(opts.healthzBindAddress ?? "0.0.0.0:10256", health);
     if (opts.metricsBindAddress !== "")
       metricsServer = await serveOperatorEndpoints({
         bindAddress: opts.metricsBindAddress ?? "127.0.0.1:10249",

@@ -106,7 +106,7 @@ export function cidrContains(cidr: string, ip: string): boolean {
     const len = lenStr === undefined ? 32 : Number(lenStr);
     if (len === 0) return true;
     const mask = len === 32 ? 0xffffffff : ~((1 << (32 - len)) - 1) >>> 0;
-    return ((ipv4ToInt(base) & mask) >>> 0) === ((ipv4ToInt(ip) & mask) >>> 0);
+    return (ipv4ToInt(base) & mask) >>> 0 === (ipv4ToInt(ip) & mask) >>> 0;
   }
   const len = BigInt(lenStr === undefined ? 128 : Number(lenStr));
   if (len === 0n) return true;
@@ -166,11 +166,14 @@ export function servicePorts(svc: Service, family: Family): ServicePort[] {
       nodePort: (type === "NodePort" || type === "LoadBalancer") && p.nodePort ? p.nodePort : undefined,
       externalIPs: ofFamily(spec.externalIPs),
       loadBalancerIPs: type === "LoadBalancer" ? lbIPs : [],
-      loadBalancerSourceRanges: type === "LoadBalancer" ? ofFamily(spec.loadBalancerSourceRanges?.map((r) => r.trim())) : [],
+      loadBalancerSourceRanges:
+        type === "LoadBalancer" ? ofFamily(spec.loadBalancerSourceRanges?.map((r) => r.trim())) : [],
       externalPolicyLocal,
       internalPolicyLocal: spec.internalTrafficPolicy === "Local",
       healthCheckNodePort:
-        type === "LoadBalancer" && externalPolicyLocal && spec.healthCheckNodePort ? spec.healthCheckNodePort : undefined,
+        type === "LoadBalancer" && externalPolicyLocal && spec.healthCheckNodePort
+          ? spec.healthCheckNodePort
+          : undefined,
       sessionAffinityClientIP: affinity,
       stickyMaxAgeSeconds: affinity
         ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_STICKY_SECONDS)
@@ -193,7 +196,11 @@ function sliceFamily(s: EndpointSlice): Family | undefined {
  * kubernetes.io/service-name), matched by port name and protocol; first address of each
  * endpoint; duplicates (the same ip:port in two slices) kept once, preferring a ready copy.
  */
-export function endpointsFor(sp: ServicePort, slices: readonly EndpointSlice[], nodeName: string): Endpoint[] {
+export function endpointsFor(
+  sp: ServicePort,
+  slices: readonly EndpointSlice[],
+  nodeName: string,
+): Endpoint[] {
   const byKey = new Map<string, Endpoint>();
   for (const s of slices) {
     if (sliceFamily(s) !== sp.family) continue;
@@ -292,7 +299,10 @@ export function buildProxyState(input: StateInput): ProxyState {
     family: input.family,
     services,
     endpoints,
-    node: { name: input.nodeName, ...nodePortAddresses(input.family, input.nodePortCIDRs, input.localAddresses) },
+    node: {
+      name: input.nodeName,
+      ...nodePortAddresses(input.family, input.nodePortCIDRs, input.localAddresses),
+    },
     config: input.config,
   };
 }

@@ -96,7 +96,8 @@ export class BoundedFrequencyRunner {
     let reason = this.timerReason;
     this.lastStart = this.now();
     // a stream of requests must not postpone the periodic run forever
-    if (reason !== "initial" && this.lastStart >= this.lastPeriodic + this.opts.maxIntervalMs) reason = "periodic";
+    if (reason !== "initial" && this.lastStart >= this.lastPeriodic + this.opts.maxIntervalMs)
+      reason = "periodic";
     if (reason === "initial" || reason === "periodic") this.lastPeriodic = this.lastStart;
     this.runs++;
     this.running = (async () => {
@@ -111,7 +112,8 @@ export class BoundedFrequencyRunner {
       this.schedule(this.lastPeriodic + this.opts.maxIntervalMs, "periodic");
       const p = this.pending;
       this.pending = undefined;
-      if (p) this.schedule(Math.max(this.now() + p.delayMs, this.lastStart + this.opts.minIntervalMs), p.reason);
+      if (p)
+        this.schedule(Math.max(this.now() + p.delayMs, this.lastStart + this.opts.minIntervalMs), p.reason);
     });
   }
 }

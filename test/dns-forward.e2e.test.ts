@@ -11,7 +11,7 @@ import { DnsCache } from "../dns/cache.js";
 import { createForwarder, type Forwarder } from "../dns/forward.js";
 import { decodeLoose as decode } from "../dns/forward-fake-upstream.js";
 import { startUnbound, type Unbound, unboundMissing } from "../dns/forward-unbound.js";
-import { fitResponse, maxResponseSize } from "../dns/packet-guard.js";
+import { fitResponse, parseQuery, responseLimit } from "../dns/wire.js";
 import { freePort } from "./helpers/net.js";
 
 const skip = unboundMissing();
@@ -110,7 +110,9 @@ describe.skipIf(!!skip)(`forwarder -> unbound${skip ? ` (skipped: ${skip})` : ""
     const after = await unbound.stats();
     expect(after["num.query.tcp"]! - (before["num.query.tcp"] ?? 0)).toBe(1);
     // what the DNS server sends back to a plain UDP client: at most 512 bytes, TC set
-    const fitted = fitResponse(full, maxResponseSize(q, "udp"));
+    const parsed = parseQuery(q);
+    if (parsed.kind !== "query") throw new Error("the test query does not parse");
+    const fitted = fitResponse(full, responseLimit("udp", parsed.query.edns, 4096));
     expect(fitted.length).toBeLessThanOrEqual(512);
     expect(decode(fitted).flag_tc).toBe(true);
   });

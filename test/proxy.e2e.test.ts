@@ -18,7 +18,14 @@ const SYNC_PERIOD_S = 3;
 const skipReason =
   builtCliMissing() ??
   (existsSync(KUBECTL) ? undefined : `kubectl not found at ${KUBECTL}`) ??
-  netnsSkipReason(["iptables-nft", "iptables-legacy", "iptables-nft-save", "iptables-legacy-save", "nft", "conntrack"]);
+  netnsSkipReason([
+    "iptables-nft",
+    "iptables-legacy",
+    "iptables-nft-save",
+    "iptables-legacy-save",
+    "nft",
+    "conntrack",
+  ]);
 if (skipReason) console.warn(`proxy e2e skipped: ${skipReason}`);
 
 const MODES = ["iptables", "nftables"] as const;
@@ -79,12 +86,19 @@ describe.skipIf(!!skipReason).each(MODES)("kubeplane proxy --proxy-mode %s", (mo
   let dataDir: string;
   let kubeconfig: string;
   let proxy: NsChild | undefined;
-  const [pod1, pod2, pod3] = [0, 1, 2].map((i) => ({ ns: "", name: `pod${i + 1}`, ip: `10.244.0.${11 + i}` })) as Pod[];
+  const [pod1, pod2, pod3] = [0, 1, 2].map((i) => ({
+    ns: "",
+    name: `pod${i + 1}`,
+    ip: `10.244.0.${11 + i}`,
+  })) as Pod[];
   let before: { legacy: string; nft: string; ruleset: string };
 
   const node = () => topo.node;
   const kubectl = async (args: string[], input?: string) => {
-    const r = await topo.exec(node(), [KUBECTL, "--kubeconfig", kubeconfig, ...args], { input, timeoutMs: 60_000 });
+    const r = await topo.exec(node(), [KUBECTL, "--kubeconfig", kubeconfig, ...args], {
+      input,
+      timeoutMs: 60_000,
+    });
     if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.stderr}${r.stdout}`);
     return r.stdout;
   };
@@ -141,7 +155,11 @@ describe.skipIf(!!skipReason).each(MODES)("kubeplane proxy --proxy-mode %s", (mo
   }
 
   /** polls until fn returns a value, at most ms; returns it with the time taken */
-  async function within<T>(ms: number, what: string, fn: () => Promise<T | undefined>): Promise<{ value: T; ms: number }> {
+  async function within<T>(
+    ms: number,
+    what: string,
+    fn: () => Promise<T | undefined>,
+  ): Promise<{ value: T; ms: number }> {
     const t0 = Date.now();
     let last: unknown;
     while (Date.now() - t0 < ms) {
@@ -181,13 +199,31 @@ describe.skipIf(!!skipReason).each(MODES)("kubeplane proxy --proxy-mode %s", (mo
 
       // rules that were there before the proxy: cleanup must leave them (and only them)
       for (const t of ["nat", "filter", "mangle"]) {
-        await topo.exec(node(), ["iptables-nft", "-t", t, "-A", "OUTPUT", "-d", "10.250.0.1", "-j", "RETURN"]);
+        await topo.exec(node(), [
+          "iptables-nft",
+          "-t",
+          t,
+          "-A",
+          "OUTPUT",
+          "-d",
+          "10.250.0.1",
+          "-j",
+          "RETURN",
+        ]);
       }
-      await topo.exec(node(), ["nft", "add table inet user-table; add chain inet user-table c; add rule inet user-table c ip daddr 10.250.0.2 counter"]);
+      await topo.exec(node(), [
+        "nft",
+        "add table inet user-table; add chain inet user-table c; add rule inet user-table c ip daddr 10.250.0.2 counter",
+      ]);
       before = await saveAll();
 
       await apply(
-        { apiVersion: "v1", kind: "Node", metadata: { name: "node-a" }, status: { addresses: [{ type: "InternalIP", address: topo.nodeIP }] } },
+        {
+          apiVersion: "v1",
+          kind: "Node",
+          metadata: { name: "node-a" },
+          status: { addresses: [{ type: "InternalIP", address: topo.nodeIP }] },
+        },
         service("web", "10.96.0.10", HTTP),
         slice("web", [{ pod: pod1, node: "node-a" }, { pod: pod2 }, { pod: pod3 }], HTTP_EP),
         service("empty", "10.96.0.11", HTTP),
@@ -207,7 +243,11 @@ describe.skipIf(!!skipReason).each(MODES)("kubeplane proxy --proxy-mode %s", (mo
         service("udp", "10.96.0.15", [{ name: "dns", protocol: "UDP", port: 53, targetPort: 5353 }]),
         slice("udp", [{ pod: pod1, node: "node-a" }], [{ name: "dns", protocol: "UDP", port: 5353 }]),
         service("echo", "10.96.0.16", [{ name: "echo", protocol: "TCP", port: 9000, targetPort: 9000 }]),
-        slice("echo", [{ pod: pod1, node: "node-a" }, { pod: pod2 }, { pod: pod3 }], [{ name: "echo", protocol: "TCP", port: 9000 }]),
+        slice(
+          "echo",
+          [{ pod: pod1, node: "node-a" }, { pod: pod2 }, { pod: pod3 }],
+          [{ name: "echo", protocol: "TCP", port: 9000 }],
+        ),
         service("self", "10.96.0.17", HTTP),
         slice("self", [{ pod: pod1, node: "node-a" }], HTTP_EP),
       );
@@ -229,7 +269,8 @@ describe.skipIf(!!skipReason).each(MODES)("kubeplane proxy --proxy-mode %s", (mo
     for (const ns of [node(), pod2.ns]) {
       const r = await httpGet(ns, "http://10.96.0.10/", 300);
       expect(r.errors, `errors from ${ns}`).toEqual({});
-      for (const p of ["pod1", "pod2", "pod3"]) expect(r.counts[p] ?? 0, `${p} from ${ns}: ${JSON.stringify(r.counts)}`).toBeGreaterThanOrEqual(45);
+      for (const p of ["pod1", "pod2", "pod3"])
+        expect(r.counts[p] ?? 0, `${p} from ${ns}: ${JSON.stringify(r.counts)}`).toBeGreaterThanOrEqual(45);
     }
   });
 
@@ -284,7 +325,9 @@ describe.skipIf(!!skipReason).each(MODES)("kubeplane proxy --proxy-mode %s", (mo
       serviceProxyHealthy: true,
     });
     await apply(slice("local", [{ pod: pod2 }, { pod: pod3 }], HTTP_EP));
-    await within(3000, "health check 503", async () => ((await curlStatus("http://127.0.0.1:30500/")).code === 503 ? true : undefined));
+    await within(3000, "health check 503", async () =>
+      (await curlStatus("http://127.0.0.1:30500/")).code === 503 ? true : undefined,
+    );
     const bad = await curlStatus("http://127.0.0.1:30500/");
     expect(JSON.parse(bad.body)).toMatchObject({ localEndpoints: 0 });
     // external traffic without a local endpoint is dropped, not sent to another node's pod
@@ -304,7 +347,11 @@ describe.skipIf(!!skipReason).each(MODES)("kubeplane proxy --proxy-mode %s", (mo
       await client.waitForLine((l) => l.includes('"from":"pod1"'), 5000, "UDP replies from pod1");
       await apply(slice("udp", [{ pod: pod3 }], [{ name: "dns", protocol: "UDP", port: 5353 }]));
       const t0 = Date.now();
-      await client.waitForLine((l) => l.includes('"from":"pod3"'), 5000, "UDP replies from pod3 on the same socket");
+      await client.waitForLine(
+        (l) => l.includes('"from":"pod3"'),
+        5000,
+        "UDP replies from pod3 on the same socket",
+      );
       expect(Date.now() - t0).toBeLessThan(3000);
     } finally {
       await client.kill();
@@ -324,7 +371,9 @@ describe.skipIf(!!skipReason).each(MODES)("kubeplane proxy --proxy-mode %s", (mo
       await new Promise((r) => setTimeout(r, 1500));
       const after = client.lines.slice(n);
       expect(after.some((l) => l.includes('"reply"'))).toBe(true);
-      expect(client.lines.some((l) => l.includes('"event":"close"') || l.includes('"event":"error"'))).toBe(false);
+      expect(client.lines.some((l) => l.includes('"event":"close"') || l.includes('"event":"error"'))).toBe(
+        false,
+      );
     } finally {
       await client.kill();
     }
@@ -333,8 +382,24 @@ describe.skipIf(!!skipReason).each(MODES)("kubeplane proxy --proxy-mode %s", (mo
   it(`repairs a flush by hand within the sync period (${SYNC_PERIOD_S}s)`, async () => {
     await httpGet(node(), "http://10.96.0.10/", 3);
     if (mode === "iptables") {
-      const iptMode = proxy!.lines.find((l) => l.includes("iptables-wrapper detection"))?.includes("iptables-nft") ? "nft" : "legacy";
+      const iptMode = proxy!.lines
+        .find((l) => l.includes("iptables-wrapper detection"))
+        ?.includes("iptables-nft")
+        ? "nft"
+        : "legacy";
       await topo.exec(node(), [`iptables-${iptMode}`, "-t", "nat", "-F"]);
+      // the operator's own rule went with the flush: put it back (cleanup is compared against it)
+      await topo.exec(node(), [
+        "iptables-nft",
+        "-t",
+        "nat",
+        "-A",
+        "OUTPUT",
+        "-d",
+        "10.250.0.1",
+        "-j",
+        "RETURN",
+      ]);
     } else {
       await topo.exec(node(), ["nft", "flush", "table", "ip", "kube-proxy"]);
     }
@@ -348,6 +413,14 @@ describe.skipIf(!!skipReason).each(MODES)("kubeplane proxy --proxy-mode %s", (mo
   });
 
   it("serves /healthz, /livez and kube-proxy metrics", async () => {
+    await apply(slice("web", [{ pod: pod1, node: "node-a" }, { pod: pod2 }], HTTP_EP));
+    await within(5000, "programming latency observed", async () =>
+      /kubeproxy_network_programming_duration_seconds_count [1-9]/.test(
+        (await curlStatus("http://127.0.0.1:10249/metrics")).body,
+      )
+        ? true
+        : undefined,
+    );
     for (const path of ["/healthz", "/livez"]) {
       const h = await curlStatus(`http://127.0.0.1:10256${path}`);
       expect(h.code).toBe(200);
@@ -366,7 +439,7 @@ describe.skipIf(!!skipReason).each(MODES)("kubeplane proxy --proxy-mode %s", (mo
     ]) {
       expect(m.body).toContain(name);
     }
-    expect(m.body).toMatch(/kubeproxy_network_programming_duration_seconds_count [1-9]/);
+    expect(m.body).toMatch(/kubeproxy_sync_proxy_rules_endpoint_changes_total [1-9]/);
   });
 
   it("SIGTERM leaves the rules; --cleanup restores the ruleset as it was before", async () => {
@@ -390,7 +463,15 @@ describe.skipIf(!!skipReason)("kubeplane proxy --proxy-mode ipvs", () => {
     if (existsSync("/proc/net/ip_vs") || existsSync("/sys/module/ip_vs")) return; // kernel has IP_VS
     const topo = await Topology.create();
     try {
-      const p = topo.spawnIn(topo.node, [process.execPath, CLI, "proxy", "--proxy-mode", "ipvs", "--kubeconfig", "/nonexistent"]);
+      const p = topo.spawnIn(topo.node, [
+        process.execPath,
+        CLI,
+        "proxy",
+        "--proxy-mode",
+        "ipvs",
+        "--kubeconfig",
+        "/nonexistent",
+      ]);
       expect(await p.exited).toBe(2);
       expect(p.lines).toHaveLength(1);
       expect(p.lines[0]).toMatch(/IP_VS.*--proxy-mode nftables/);

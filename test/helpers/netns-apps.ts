@@ -18,7 +18,7 @@ setTimeout(() => console.log("ready " + name), 100);
  * N HTTP GETs, each on a new connection; argv: URL N [timeoutMs]
  * prints {"counts":{name:n},"errors":{code:n},"ms":total}
  */
-export const HTTP_CLIENT = String.raw`
+export const HTTP_CLIENT = `
 const http = require("node:http");
 const [url, n, tmo] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3] || 3000)];
 const counts = {}, errors = {}, seq = [];
@@ -31,7 +31,7 @@ const one = () => new Promise((resolve) => {
 `;
 
 /** one TCP connect attempt; argv: HOST PORT timeoutMs → {"result":"connected"|code,"ms":n} */
-export const CONNECT = String.raw`
+export const CONNECT = `
 const net = require("node:net");
 const t0 = Date.now();
 const s = net.connect({ host: process.argv[1], port: Number(process.argv[2]) });
@@ -45,7 +45,7 @@ s.on("error", (e) => done(e.code || e.message));
  * UDP client with one socket (fixed source port) sending every 100 ms; argv: HOST PORT
  * prints one line per reply: {"t":ms,"from":name}
  */
-export const UDP_CLIENT = String.raw`
+export const UDP_CLIENT = `
 const dgram = require("node:dgram");
 const s = dgram.createSocket("udp4");
 s.on("message", (m) => console.log(JSON.stringify({ t: Date.now(), from: m.toString() })));

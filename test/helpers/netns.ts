@@ -7,7 +7,8 @@
  *   EXT:  eth0 10.244.1.2/32 — a client outside --cluster-cidr 10.244.0.0/24
  *
  * Pods use /32 addresses routed through the node (no pod-to-pod L2 shortcut), so replies
- * of DNATed connections always pass the node's conntrack without br_netfilter.
+ * of DNATed connections always pass the node's conntrack, with or without br_netfilter;
+ * bridge ports are in hairpin mode (as the CNI bridge plugin sets them) for pod → own Service.
  * Nothing is created in the root namespace: veth pairs are created from inside NODE with
  * their peer moved straight into the pod namespace. `destroy()` kills every child started
  * through `spawnIn` and deletes the namespaces (idempotent; call it in afterAll and on failure).
@@ -29,7 +30,8 @@ function has(tool: string): boolean {
 /** why namespace tests cannot run here, or undefined */
 export function netnsSkipReason(tools: readonly string[] = []): string | undefined {
   if (process.platform !== "linux") return "needs Linux network namespaces";
-  if (typeof process.getuid === "function" && process.getuid() !== 0) return "needs root to create network namespaces";
+  if (typeof process.getuid === "function" && process.getuid() !== 0)
+    return "needs root to create network namespaces";
   if (!has("ip")) return "needs iproute2 (ip netns)";
   for (const t of tools) if (!has(t)) return `needs ${t}`;
   const probe = `kp-probe-${randomBytes(3).toString("hex")}`;
@@ -51,10 +53,17 @@ export function nsExec(
       ["netns", "exec", ns, ...argv],
       { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, encoding: "utf8" },
       (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
+        const code = err
+          ? typeof (err as { code?: unknown }).code === "number"
+            ? (err as { code: number }).code
+            : 1
+          : 0;
         resolve({ code, stdout, stderr });
       },
     );
+    child.stdin?.on("error", () => {
+      // the command exited without reading its input
+    });
     child.stdin?.end(opts.input ?? "");
   });
 }
@@ -92,7 +101,11 @@ export class Topology {
 
   private constructor(readonly prefix: string) {
     this.node = `${prefix}-node`;
-    this.pods = [1, 2, 3].map((i) => ({ ns: `${prefix}-pod${i}`, name: `pod${i}`, ip: `10.244.0.${10 + i}` }));
+    this.pods = [1, 2, 3].map((i) => ({
+      ns: `${prefix}-pod${i}`,
+      name: `pod${i}`,
+      ip: `10.244.0.${10 + i}`,
+    }));
     this.ext = { ns: `${prefix}-ext`, name: "ext", ip: "10.244.1.2" };
   }
 
@@ -132,6 +145,8 @@ export class Topology {
       const veth = `vp${i}`;
       await ip(["-n", n, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", p.ns]);
       await ip(["-n", n, "link", "set", veth, "master", "br0", "up"]);
+      // like the CNI bridge plugin's hairpinMode: a pod's own traffic may come back through its port
+      await ip(["-n", n, "link", "set", veth, "type", "bridge_slave", "hairpin", "on"]);
       await ip(["-n", p.ns, "link", "set", "lo", "up"]);
       await ip(["-n", p.ns, "addr", "add", `${p.ip}/32`, "dev", "eth0"]);
       await ip(["-n", p.ns, "link", "set", "eth0", "up"]);
@@ -149,6 +164,7 @@ export class Topology {
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, ...env },
     });
+    child.stdin?.on("error", () => {});
     const lines: string[] = [];
     const waiters = new Set<{ pred: (l: string) => boolean; resolve: (l: string) => void }>();
     const onLine = (l: string) => {
@@ -162,7 +178,9 @@ export class Topology {
     };
     createInterface({ input: child.stdout! }).on("line", onLine);
     createInterface({ input: child.stderr! }).on("line", onLine);
-    const exited = new Promise<number | null>((res) => child.once("exit", (code, sig) => res(code ?? (sig ? -1 : null))));
+    const exited = new Promise<number | null>((res) =>
+      child.once("exit", (code, sig) => res(code ?? (sig ? -1 : null))),
+    );
     const nc: NsChild = {
       child,
       lines,
@@ -171,17 +189,31 @@ export class Topology {
         const found = lines.find(pred);
         if (found !== undefined) return Promise.resolve(found);
         return new Promise((resolve, reject) => {
-          const w = { pred, resolve: (l: string) => (clearTimeout(timer), resolve(l)) };
+          const w = {
+            pred,
+            resolve: (l: string) => {
+              clearTimeout(timer);
+              resolve(l);
+            },
+          };
           const timer = setTimeout(() => {
             waiters.delete(w);
-            reject(new Error(`timed out after ${ms} ms waiting for ${what}; last output:\n${lines.slice(-15).join("\n")}`));
+            reject(
+              new Error(
+                `timed out after ${ms} ms waiting for ${what}; last output:\n${lines.slice(-15).join("\n")}`,
+              ),
+            );
           }, ms);
           waiters.add(w);
           void exited.then((code) => {
             if (!waiters.has(w)) return;
             waiters.delete(w);
             clearTimeout(timer);
-            reject(new Error(`process exited (${code}) while waiting for ${what}:\n${lines.slice(-15).join("\n")}`));
+            reject(
+              new Error(
+                `process exited (${code}) while waiting for ${what}:\n${lines.slice(-15).join("\n")}`,
+              ),
+            );
           });
         });
       },
@@ -198,7 +230,11 @@ export class Topology {
     return nc;
   }
 
-  exec(ns: string, argv: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<NsResult> {
+  exec(
+    ns: string,
+    argv: readonly string[],
+    opts?: { input?: string; timeoutMs?: number },
+  ): Promise<NsResult> {
     return nsExec(ns, argv, opts);
   }
 
