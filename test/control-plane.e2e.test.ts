@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubeObject } from "../api/object.js";
+import { createLogger } from "../cli/logger.js";
 import { loadClusterConnection, RestClient } from "../client/index.js";
 import { run as runControllerManager } from "../controllers/manager.js";
 import { run as runScheduler } from "../scheduler/scheduler.js";
@@ -88,9 +89,14 @@ describe.skipIf(!!missing)(
         clusterCIDR: "10.244.0.0/16",
         nodeMonitorGracePeriodMs: 4000,
         nodeMonitorPeriodMs: 500,
+        logger: createLogger("controller-manager", "warn"),
       });
       stopControllers = controllers.stop;
-      const scheduler = await runScheduler({ kubeconfig: api.kubeconfig, bindAddress: "" });
+      const scheduler = await runScheduler({
+        kubeconfig: api.kubeconfig,
+        bindAddress: "",
+        logger: createLogger("scheduler", "warn"),
+      });
       stopScheduler = scheduler.stop;
       nodes = await startFakeNodes(client, ["n1", "n2", "n3"], {
         cpu: "1",
