@@ -1,7 +1,7 @@
 /**
  * `kubeplane proxy`: informers on Services, EndpointSlices and this Node feed a
  * bounded-frequency sync loop that computes ProxyState (state.ts), hands it to a backend
- * (iptables / nftables) and cleans stale UDP conntrack entries. Serves /healthz, /livez,
+ * (iptables / nftables / ipvs) and cleans stale UDP conntrack entries. Serves /healthz, /livez,
  * /metrics and the ETP Local health check node ports. SIGTERM leaves the rules in place;
  * --cleanup (cleanup()) removes them.
  */
@@ -22,6 +22,7 @@ import { type HealthzServer, ProxyHealth, ServiceHealthServers, serveHealthz } f
 import { proxyMetrics } from "./metrics.js";
 import { type Family, type ProxyConfig, type ProxyState, usableEndpoints } from "./model.js";
 import { type Backend, cleanupIptables, IptablesBackend } from "./proxier-iptables.js";
+import { cleanupIpvs, IpvsBackend, missingIpvsTools } from "./proxier-ipvs.js";
 import { cleanupNftables, NftablesBackend } from "./proxier-nftables.js";
 import {
   buildProxyState,
@@ -91,7 +92,12 @@ function localAddresses(): string[] {
   return out;
 }
 
-async function makeBackends(opts: ProxierOptions, families: Family[], run: Runner): Promise<Backend[]> {
+/** the backends of one mode, one per family (exported for tests) */
+export async function makeBackends(
+  opts: ProxierOptions,
+  families: Family[],
+  run: Runner,
+): Promise<Backend[]> {
   const log = opts.logger;
   if (opts.mode === "ipvs") {
     if (!(await ipvsAvailable(run))) {
@@ -99,9 +105,18 @@ async function makeBackends(opts: ProxierOptions, families: Family[], run: Runne
         "--proxy-mode ipvs needs the IP_VS kernel module, which this kernel does not have (no /proc/net/ip_vs, modprobe ip_vs fails): use --proxy-mode nftables",
       );
     }
-    throw new ProxyConfigError(
-      "--proxy-mode ipvs is not supported by this kubeplane build (IPVS mode is deprecated upstream): use --proxy-mode nftables",
+    const missing = await missingIpvsTools(run);
+    if (missing.length) {
+      throw new ProxyConfigError(
+        `--proxy-mode ipvs needs ${missing.join(" and ")}, which ${missing.length > 1 ? "are" : "is"} not installed: install ${missing.length > 1 ? "them" : "it"} or use --proxy-mode nftables`,
+      );
+    }
+    const { mode, reason } = await detectIptablesMode(run);
+    log.info(
+      { iptablesMode: mode, reason },
+      `using iptables-${mode} for IPVS mode's rules (iptables-wrapper detection)`,
     );
+    return families.map((f) => new IpvsBackend(f, mode, log, run));
   }
   if (opts.mode === "nftables") return families.map((f) => new NftablesBackend(f, log, run));
   const { mode, reason } = await detectIptablesMode(run);
@@ -406,9 +421,10 @@ export async function run(opts: ProxierOptions): Promise<RunningProxier> {
   };
 }
 
-/** --cleanup: removes every kubeplane rule (iptables legacy and nft backends, both families, and the nft tables) */
+/** --cleanup: removes every kubeplane rule (IPVS state, iptables legacy and nft backends, both families, and the nft tables) */
 export async function cleanup(log: Logger, cmd: Runner = runCommand): Promise<void> {
-  let any = false;
+  // IPVS first: it removes its own jumps and chains, then cleanupIptables the shared chains
+  let any = await cleanupIpvs(log, cmd);
   for (const mode of ["legacy", "nft"] as const) {
     for (const family of [4, 6] as const) {
       if (await cleanupIptables(mode, family, log, cmd)) any = true;

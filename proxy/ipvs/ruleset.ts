@@ -26,6 +26,25 @@ import {
 
 export const DUMMY_INTERFACE = "kube-ipvs0";
 
+/** the chains IPVS mode writes (each rewritten completely by every restore), in declaration order */
+export const IPVS_NAT_CHAINS = [
+  "KUBE-SERVICES",
+  "KUBE-POSTROUTING",
+  "KUBE-NODE-PORT",
+  "KUBE-LOAD-BALANCER",
+  "KUBE-MARK-MASQ",
+] as const;
+export const IPVS_FILTER_CHAINS = [
+  "KUBE-FORWARD",
+  "KUBE-PROXY-FIREWALL",
+  "KUBE-SOURCE-RANGES-FIREWALL",
+] as const;
+/** chains only IPVS mode has (the iptables-mode layout shares the others) */
+export const IPVS_ONLY_CHAINS = {
+  nat: ["KUBE-NODE-PORT", "KUBE-LOAD-BALANCER"],
+  filter: ["KUBE-SOURCE-RANGES-FIREWALL"],
+} as const;
+
 export interface IpvsRuleset {
   /** `ipvsadm --restore` input (apply after `ipvsadm -C`, or diff against `ipvsadm -Sn`) */
   ipvs: string;
@@ -35,9 +54,21 @@ export interface IpvsRuleset {
   iptables: string;
   /** the service VIPs to bind to kube-ipvs0 (ClusterIPs, externalIPs, LB IPs) */
   addresses: string[];
+  /** the same ipsets as data (for the runtime's atomic swap), in `ipset` order */
+  sets: IpsetSpec[];
 }
 
-type SetName =
+export interface IpsetSpec {
+  name: string;
+  /** e.g. "hash:ip,port" */
+  type: string;
+  /** the create options after the type, e.g. "family inet hashsize 1024 maxelem 65536 comment" */
+  options: string;
+  comment: string;
+  entries: string[];
+}
+
+export type SetName =
   | "CLUSTER-IP"
   | "EXTERNAL-IP"
   | "LOAD-BALANCER"
@@ -79,8 +110,17 @@ const SET_TYPES: Record<SetName, { type: string; comment: string }> = {
 };
 const SET_ORDER = Object.keys(SET_TYPES) as SetName[];
 
+/** IPSET_MAXNAMELEN - 1 */
+export const IPSET_MAX_NAME = 31;
+
+/** upstream's names: "KUBE-X" for IPv4, "KUBE-6-X" for IPv6, truncated to 31 characters like upstream */
 export function ipsetName(set: SetName, family: Family): string {
-  return family === 6 ? `KUBE-6-${set}` : `KUBE-${set}`;
+  return family === 6 ? `KUBE-6-${set}`.slice(0, IPSET_MAX_NAME) : `KUBE-${set}`;
+}
+
+/** every ipset name IPVS mode uses in one family */
+export function ipsetNames(family: Family): string[] {
+  return SET_ORDER.map((s) => ipsetName(s, family));
 }
 
 function vsFlag(sp: ServicePort): string {
@@ -147,6 +187,7 @@ export function generateIpvs(state: ProxyState): IpvsRuleset {
   // ipsets
   const inet = family === 6 ? "inet6" : "inet";
   const ipset: string[] = [];
+  const sets: IpsetSpec[] = [];
   for (const s of SET_ORDER) {
     const { type, comment } = SET_TYPES[s];
     const opts = type.startsWith("bitmap:port")
@@ -155,18 +196,12 @@ export function generateIpvs(state: ProxyState): IpvsRuleset {
     ipset.push(`create ${name(s)} ${type} ${opts} comment -exist`);
     ipset.push(`flush ${name(s)}`);
     for (const e of entries.get(s)!) ipset.push(`add ${name(s)} ${e} comment "${comment}" -exist`);
+    sets.push({ name: name(s), type, options: `${opts} comment`, comment, entries: [...entries.get(s)!] });
   }
 
   // iptables
   const nat: string[] = ["*nat"];
-  for (const ch of [
-    "KUBE-SERVICES",
-    "KUBE-POSTROUTING",
-    "KUBE-NODE-PORT",
-    "KUBE-LOAD-BALANCER",
-    "KUBE-MARK-MASQ",
-  ])
-    nat.push(`:${ch} - [0:0]`);
+  for (const ch of IPVS_NAT_CHAINS) nat.push(`:${ch} - [0:0]`);
   const cm = (s: SetName) => `-m comment --comment "${SET_TYPES[s].comment}"`;
   if (state.config.masqueradeAll) {
     nat.push(
@@ -201,9 +236,7 @@ export function generateIpvs(state: ProxyState): IpvsRuleset {
   );
   const filter = [
     "*filter",
-    ":KUBE-FORWARD - [0:0]",
-    ":KUBE-PROXY-FIREWALL - [0:0]",
-    ":KUBE-SOURCE-RANGES-FIREWALL - [0:0]",
+    ...IPVS_FILTER_CHAINS.map((ch) => `:${ch} - [0:0]`),
     `-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP`,
     `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`,
     `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
@@ -218,6 +251,7 @@ export function generateIpvs(state: ProxyState): IpvsRuleset {
     ipset: ipset.join("\n") + "\n",
     iptables: filter.join("\n") + "\n" + nat.join("\n") + "\n",
     addresses: [...addresses],
+    sets,
   };
 }
 
