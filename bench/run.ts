@@ -17,6 +17,7 @@ Benchmarks:
   scheduler      scheduler throughput and bind latency (bench/scheduler.ts; --help there)
   endpointslice  EndpointSlice controller (bench/endpointslice.ts)
   dns            cluster DNS next to unbound, with dnsperf (bench/dns.ts)
+  proxy          proxy sync time next to iptables-restore / nft -f, programming latency, wrk data path (bench/proxy.ts)
   cpuprofile  FILE.cpuprofile [--top N]: self time by function and by module
 
 apiserver flags:
@@ -118,6 +119,11 @@ async function main(argv: string[]): Promise<void> {
     case "dns": {
       const { benchDns } = await import("./dns.js");
       process.stdout.write(`\n${await benchDns(rest)}`);
+      return;
+    }
+    case "proxy": {
+      const { benchProxy } = await import("./proxy.js");
+      process.stdout.write(`\n${await benchProxy(rest)}`);
       return;
     }
     default:
