@@ -81,7 +81,7 @@ export class IptablesBackend implements Backend {
       throw e;
     }
     this.previousChains = ruleset.chains;
-    if (isFull) await this.ensureCanaries();
+    if (isFull) await ensureCanaries(this.ipt, this.log);
     return { bytes: text.length };
   }
 
@@ -100,23 +100,33 @@ export class IptablesBackend implements Backend {
     }
   }
 
-  private async ensureCanaries(): Promise<void> {
-    for (const table of CANARY_TABLES) {
-      try {
-        await this.ipt.ensureChain(table, KUBE_PROXY_CANARY);
-      } catch (e) {
-        this.log.warn({ table, err: String(e) }, "cannot create canary chain");
-      }
-    }
-  }
-
   async intact(): Promise<boolean> {
     if (!this.previousChains) return true; // nothing programmed yet
-    for (const args of canaryChains().list) {
-      if ((await this.ipt.exec(args)).code !== 0) return false;
-    }
-    return true;
+    return canariesIntact(this.ipt);
   }
+}
+
+// ---------------------------------------------------------------- canaries
+
+/** KUBE-PROXY-CANARY with its rule in mangle, nat and filter (shared by the iptables and IPVS backends) */
+export async function ensureCanaries(ipt: Iptables, log: Logger): Promise<void> {
+  const { rule } = canaryChains();
+  for (const [i, table] of CANARY_TABLES.entries()) {
+    try {
+      await ipt.ensureChain(table, KUBE_PROXY_CANARY);
+      await ipt.ensureRule(rule[i]!);
+    } catch (e) {
+      log.warn({ table, err: String(e) }, "cannot create canary chain");
+    }
+  }
+}
+
+/** false once someone deleted a canary chain or flushed its table */
+export async function canariesIntact(ipt: Iptables): Promise<boolean> {
+  for (const args of canaryChains().rule) {
+    if ((await ipt.exec(args.map((a) => (a === "-A" ? "-C" : a)))).code !== 0) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------- cleanup

@@ -38,8 +38,9 @@ function fakeNode(opts: { saved?: string; canary?: boolean; tools?: boolean } = 
     }
     if (line.startsWith("ip -o -4 addr show")) return ok("");
     if (line.startsWith("ipset save")) return no("The set with the given name does not exist");
+    if (cmd.startsWith("iptables") && args.includes("-C") && args.includes("KUBE-PROXY-CANARY"))
+      return state.canary ? ok() : no();
     if (cmd.startsWith("iptables") && args.includes("-C")) return no();
-    if (cmd.startsWith("iptables") && args.includes("-L")) return state.canary ? ok() : no();
     if (cmd.startsWith("iptables") && args.includes("-S")) return ok(); // chain exists
     if (cmd === "modprobe") return ok();
     if (cmd.endsWith("-save")) return ok("");
@@ -93,9 +94,10 @@ describe("IpvsBackend", () => {
       ]),
       "ip -force -batch -",
       "ipvsadm -R",
-      "iptables-nft -w 5 -t mangle -S KUBE-PROXY-CANARY 1",
-      "iptables-nft -w 5 -t nat -S KUBE-PROXY-CANARY 1",
-      "iptables-nft -w 5 -t filter -S KUBE-PROXY-CANARY 1",
+      ...["mangle", "nat", "filter"].flatMap((t) => [
+        `iptables-nft -w 5 -t ${t} -S KUBE-PROXY-CANARY 1`,
+        `iptables-nft -w 5 -t ${t} -C KUBE-PROXY-CANARY -j RETURN`,
+      ]),
     ]);
     const input = (p: string) => n.calls.find((c) => c.cmd.startsWith(p))?.input;
     expect(input("ipvsadm -R")).toBe(generateIpvs(fixtureState()).ipvs);

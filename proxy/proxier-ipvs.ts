@@ -41,7 +41,6 @@ import { existsSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import type { Logger } from "../cli/logger.js";
 import { CommandError, Iptables, type IptablesMode, type Runner, runCommand } from "./exec.js";
-import { CANARY_TABLES, canaryChains, KUBE_PROXY_CANARY } from "./iptables/ruleset.js";
 import {
   chainsInSave,
   deleteServicesText,
@@ -62,6 +61,7 @@ import {
 import { DUMMY_INTERFACE, generateIpvs, ipsetNames } from "./ipvs/ruleset.js";
 import type { Family, ProxyState } from "./model.js";
 import type { Backend, BackendSyncResult } from "./proxier-iptables.js";
+import { canariesIntact, ensureCanaries } from "./proxier-iptables.js";
 
 /** the sysctls upstream's IPVS proxier sets (per network namespace once ip_vs is loaded) */
 export const IPVS_SYSCTLS: ReadonlyArray<readonly [string, string]> = [
@@ -217,7 +217,7 @@ export class IpvsBackend implements Backend {
       if (addrs.delBatch) await must(this.run, "ip", ["-force", "-batch", "-"], addrs.delBatch);
       tracked.addresses = tracked.addresses.filter((a) => !addrs.del.includes(a));
       this.tracked = tracked;
-      if (isFull) await this.ensureCanaries();
+      if (isFull) await ensureCanaries(this.ipt, this.log);
       this.synced = true;
       return { bytes };
     } catch (e) {
@@ -238,28 +238,10 @@ export class IpvsBackend implements Backend {
     }
   }
 
-  private async ensureCanaries(): Promise<void> {
-    for (const table of CANARY_TABLES) {
-      try {
-        await this.ipt.ensureChain(table, KUBE_PROXY_CANARY);
-      } catch (e) {
-        this.log.warn({ table, err: String(e) }, "cannot create canary chain");
-      }
-    }
-  }
-
   /** canaries and kube-ipvs0 still there (cheap checks, nothing listed in full) */
   async intact(): Promise<boolean> {
     if (!this.synced) return true;
-    let ok = await linkExists(this.run);
-    if (ok) {
-      for (const args of canaryChains().list) {
-        if ((await this.ipt.exec(args)).code !== 0) {
-          ok = false;
-          break;
-        }
-      }
-    }
+    const ok = (await linkExists(this.run)) && (await canariesIntact(this.ipt));
     // someone flushing iptables or deleting kube-ipvs0 may have cleared IPVS too: read it again
     if (!ok) this.tracked = undefined;
     return ok;

@@ -84,11 +84,16 @@ export class NftablesBackend implements Backend {
     return { bytes: res.script.length, again: res.snapshot.staleChains.size > 0 };
   }
 
+  /**
+   * The table is there and its nat-prerouting base chain still jumps to "services": a deleted
+   * table or a `nft flush table` (which empties every chain) both fail this small listing.
+   */
   async intact(): Promise<boolean> {
     if (this.previous === undefined) return true;
-    const tables = await nftTables(nftFamily(this.family), this.run);
-    if (tables.includes(NFT_TABLE)) return true;
-    this.log.warn({ family: nftFamily(this.family) }, `nftables table ${NFT_TABLE} is gone`);
+    const fam = nftFamily(this.family);
+    const chain = await this.run("nft", ["list", "chain", fam, NFT_TABLE, "nat-prerouting"]);
+    if (chain.code === 0 && /\bjump services\b/.test(chain.stdout)) return true;
+    this.log.warn({ family: fam }, `nftables table ${NFT_TABLE} is gone or was flushed`);
     this.previous = undefined;
     return false;
   }

@@ -36,6 +36,8 @@ import {
 } from "./state.js";
 import { BoundedFrequencyRunner, type SyncReason } from "./sync.js";
 
+/** a full resync at least this often even when nothing looks wrong (kube-proxy's FullSyncPeriod) */
+const FULL_SYNC_PERIOD_MS = 60 * 60 * 1000;
 export type ProxyMode = "iptables" | "nftables" | "ipvs";
 
 export interface ProxierOptions {
@@ -172,6 +174,7 @@ export async function run(opts: ProxierOptions): Promise<RunningProxier> {
   let pendingServiceChanges = 0;
   let pendingEndpointChanges = 0;
   let forceFull = false;
+  let lastFullSync = 0;
   let skippedV6Logged = false;
   const prev = new Map<Family, ProxyState>();
 
@@ -225,7 +228,10 @@ export async function run(opts: ProxierOptions): Promise<RunningProxier> {
   async function syncOnce(reason: SyncReason): Promise<void> {
     const start = performance.now();
     const startedAt = Date.now();
-    const full = reason === "initial" || reason === "periodic" || forceFull;
+    // like kube-proxy: periodic syncs are partial (they rewrite only what differs); a full sync
+    // happens at start, after a failure or a lost canary, and at least once an hour
+    const full = reason === "initial" || forceFull || Date.now() - lastFullSync > FULL_SYNC_PERIOD_MS;
+    if (full) lastFullSync = Date.now();
     forceFull = false;
     const triggers = [...pendingTriggers.values()];
     pendingTriggers.clear();

@@ -533,11 +533,20 @@ export function ensureJumps(family: Family): EnsureJumps {
 }
 
 /** argv creating the canary chains (`-t T -N KUBE-PROXY-CANARY`); `-L` on them tells whether they survive */
-export function canaryChains(): { create: string[][]; list: string[][]; delete: string[][] } {
+/**
+ * The canary: a KUBE-PROXY-CANARY chain in mangle, nat and filter holding one RETURN rule. A
+ * chain alone survives `iptables -F` (which empties chains), so the rule is what shows that
+ * someone flushed a table; then the proxier does a full resync.
+ */
+export function canaryChains(): { create: string[][]; rule: string[][]; delete: string[][] } {
   return {
     create: CANARY_TABLES.map((t) => ["-t", t, "-N", KUBE_PROXY_CANARY]),
-    list: CANARY_TABLES.map((t) => ["-t", t, "-L", KUBE_PROXY_CANARY, "-n"]),
-    delete: CANARY_TABLES.map((t) => ["-t", t, "-X", KUBE_PROXY_CANARY]),
+    /** "-A" lines; the same with -C checks that the rule is still there */
+    rule: CANARY_TABLES.map((t) => ["-t", t, "-A", KUBE_PROXY_CANARY, "-j", "RETURN"]),
+    delete: CANARY_TABLES.flatMap((t) => [
+      ["-t", t, "-F", KUBE_PROXY_CANARY],
+      ["-t", t, "-X", KUBE_PROXY_CANARY],
+    ]),
   };
 }
 
