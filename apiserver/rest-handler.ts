@@ -395,6 +395,14 @@ export class RestHandler {
     const cache = this.registry.cacheFor(info);
     if (!cache) throw errors.methodNotAllowed(`watch is not supported on ${info.resource}`);
     const fromRevision = rv === undefined || rv === "0" ? undefined : Number(rv);
+    // no resourceVersion means "the most recent state": give the cache a moment to catch up with
+    // storage, so an object written just before the watch is part of its initial events. The
+    // revision is global; on etcd a quiet prefix only advances with progress notifications, so
+    // the wait is bounded and a timeout just serves what the cache has.
+    if (rv === undefined) {
+      const current = await this.registry.storage.currentRevision();
+      await cache.waitForRevision(current, 1000).catch(() => undefined);
+    }
     const watcher = cache.watch({
       fromRevision,
       filter: (obj) => filter.matches(info.storedAs ? fromStored(info, obj) : obj),
