@@ -2032,3 +2032,34 @@ describe("Events", () => {
     expect(rf(validateUpdate("events.k8s.io/v1", "Event", next, old))).toEqual(["FieldValueInvalid note"]);
   });
 });
+
+describe("pod status addresses", () => {
+  const pod = (status: Record<string, unknown>): KubeObject => {
+    const p: KubeObject = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p", namespace: "default" },
+      spec: { containers: [{ name: "c", image: "busybox" }] },
+    };
+    applyDefaults("v1", "Pod", p);
+    return { ...p, status };
+  };
+
+  test("rejects a malformed podIP and podIPs entry, and accepts valid ones", () => {
+    const bad = validateUpdate(
+      "v1",
+      "Pod",
+      pod({ podIP: "10.64.0.256", podIPs: [{ ip: "10.64.0.256" }] }),
+      pod({}),
+    );
+    expect(bad.map((c) => c.field)).toEqual(["status.podIP", "status.podIPs[0].ip"]);
+    expect(bad[0]!.reason).toBe("FieldValueInvalid");
+    const good = validateUpdate(
+      "v1",
+      "Pod",
+      pod({ podIP: "10.64.0.25", podIPs: [{ ip: "10.64.0.25" }, { ip: "fd00::5" }], hostIP: "192.0.2.1" }),
+      pod({}),
+    );
+    expect(good).toEqual([]);
+  });
+});

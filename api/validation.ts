@@ -715,6 +715,25 @@ function validatePodTemplate(errs: Errs, templateIn: unknown, path: string): voi
 
 function validatePod(errs: Errs, obj: KubeObject): void {
   validatePodSpec(errs, obj.spec, "spec", false);
+  validatePodStatusIPs(errs, obj);
+}
+
+/** the addresses a kubelet reports must be IPs (consumers such as EndpointSlices rely on it) */
+function validatePodStatusIPs(errs: Errs, obj: KubeObject): void {
+  const status = asObj(obj.status);
+  for (const [single, list, item] of [
+    ["podIP", "podIPs", "ip"],
+    ["hostIP", "hostIPs", "ip"],
+  ] as const) {
+    if (isSet(status[single]) && status[single] !== "") {
+      for (const m of isValidIP(String(status[single])))
+        errs.push(fieldInvalid(`status.${single}`, status[single], m));
+    }
+    objects(status[list]).forEach((entry, i) => {
+      for (const m of isValidIP(String(entry[item] ?? "")))
+        errs.push(fieldInvalid(`status.${list}[${i}].${item}`, entry[item], m));
+    });
+  }
 }
 
 function validatePodCreate(errs: Errs, obj: KubeObject): void {
